@@ -167,6 +167,159 @@ def label_cmd(
             err_console.print(f"  conflicting decisions: {line}", markup=False, highlight=False)
 
 
+def parse_overrides(pairs: list[str]) -> dict:
+    """``key=value`` pairs (values parsed as JSON where they can be) into a dict."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set {pair!r}: expected KEY=VALUE, e.g. --set classifier=svm")
+        try:
+            overrides[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key.strip()] = value
+    return overrides
+
+
+@command("rank")
+def rank_cmd(
+    directory: Path = typer.Argument(..., help="Project directory."),
+    batch: int = typer.Option(50, "--batch", "-b", help="Number of records in the next batch."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the next batch here (.csv, .tsv, .xlsx or .ris); its empty 'label' column goes back to 'prioritiser label'."),
+    model: str = typer.Option("default", "--model", "-m", help="Preset name (models/*.toml: default, fast, accurate) or path to a preset TOML file."),
+    set_: list[str] = typer.Option([], "--set", help="Override a preset option, KEY=VALUE (repeatable), e.g. --set classifier=svm."),
+    query: Optional[str] = typer.Option(None, "--query", "-q", help="Research question: ranks by similarity to it while no include/exclude pair exists yet."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the preset's)."),
+) -> None:
+    """Retrain on the latest decisions, rank every unscreened record and write the next batch."""
+    from prioritiser.screening import rank_project
+
+    with open_project(directory) as project:
+        result = rank_project(project, model=model, overrides=parse_overrides(set_), batch=batch, out=out,
+                              query=query, seed=seed, progress=err_console.is_terminal)
+    how = "similarity to the research question" if result.used_query else f"model '{model}'"
+    console.print(
+        f"Iteration {result.iteration_id}: ranked {result.n_ranked:,} unscreened records by {how} "
+        f"in {result.timings['total_s']:.1f} s.", markup=False, highlight=False,
+    )
+    print_estimates(result.estimates)
+    if out is not None:
+        console.print(f"Next batch of {len(result.batch):,} records written to {out}; fill in its 'label' column "
+                      f"and run: prioritiser label {directory} {out}", markup=False, highlight=False)
+
+
+def print_estimates(estimates: dict) -> None:
+    est = estimates["estimate"]
+    console.print(
+        f"Includes found {est['includes_found']:,}; estimated remaining {est['estimated_remaining']:.1f}; "
+        f"estimated recall {est['estimated_recall']:.1%} (95% lower bound {est['recall_lower_95']:.1%}).",
+        markup=False, highlight=False,
+    )
+    table = Table("rule", "verdict", "evidence")
+    for rule in estimates["rules"]:
+        name = rule["rule"] + (" (default)" if rule.get("default") else "")
+        verdict = "[green]stop[/green]" if rule["stop"] else "continue"
+        evidence = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rule["evidence"].items())
+        table.add_row(name, verdict, evidence)
+    console.print(table)
+
+
+@command("status")
+def status_cmd(
+    directory: Path = typer.Argument(..., help="Project directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print counts, estimates and verdicts as one JSON object."),
+) -> None:
+    """Counts, recall estimates with intervals, and each stopping rule's verdict with its evidence."""
+    from prioritiser.status import project_status
+
+    with open_project(directory) as project:
+        status = project_status(project)
+    if as_json:
+        typer.echo(json.dumps(status, default=str))
+        return
+    for warning in status["warnings"]:
+        console.print(f"[bold red]WARNING:[/bold red] {warning}")
+    counts = status["counts"]
+    console.print(
+        f"{counts['records']:,} records ({counts['duplicates']:,} duplicates): {counts['included']:,} included, "
+        f"{counts['excluded']:,} excluded, {counts['maybe']:,} maybe, {counts['unlabelled']:,} unscreened.",
+        markup=False, highlight=False,
+    )
+    if status["estimates"] is not None:
+        console.print(f"Estimates as of iteration {status['iteration_id']} "
+                      f"({status['labels_since_iteration']} decisions since):", markup=False, highlight=False)
+        print_estimates(status["estimates"])
+    else:
+        console.print("No ranking yet: run 'prioritiser rank'.")
+
+
+@command("stop")
+def stop_cmd(
+    directory: Path = typer.Argument(..., help="Project directory."),
+    target_recall: float = typer.Option(0.95, "--target-recall", help="Recall the review must reach (0-1)."),
+    confidence: float = typer.Option(0.95, "--confidence", help="Confidence with which the target must be shown (0-1)."),
+    out: Path = typer.Option(Path("certify.csv"), "--out", "-o", help="Where to write the random sample to screen when stopping cannot be certified yet."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random sample."),
+) -> None:
+    """Decide whether screening can stop; otherwise write the random sample that would certify it."""
+    from prioritiser.status import decide_stop
+
+    with open_project(directory) as project:
+        decision = decide_stop(project, target_recall, confidence, out, seed=seed)
+    evidence = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in decision["evidence"].items())
+    if decision["stop"]:
+        console.print(f"[bold green]STOP[/bold green]: {decision['rule']} shows recall >= {target_recall:.0%} "
+                      f"with {confidence:.0%} confidence ({evidence}).")
+        return
+    if decision.get("reopened_by_qa"):
+        console.print("[bold red]Screening is reopened[/bold red]: the quality-control sample found includes "
+                      f"(record ids {decision['reopened_by_qa']}).")
+    console.print(f"[bold]CONTINUE[/bold]: {decision['rule']} cannot yet show recall >= {target_recall:.0%} "
+                  f"with {confidence:.0%} confidence ({evidence}).")
+    if decision.get("sample_file"):
+        console.print(f"Screen the {decision['sample_size']:,} randomly drawn unscreened records in "
+                      f"{decision['sample_file']}, import them with 'prioritiser label', then run 'stop' again.",
+                      markup=False, highlight=False)
+
+
+@command("simulate")
+def simulate_cmd(
+    dataset: Path = typer.Argument(..., help="Fully labelled dataset (CSV/TSV/XLSX/RIS with an included/label_included column)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory: order.csv, metrics.json, recall.png (and stopping.json)."),
+    prior_record_ids: str = typer.Option("", "--prior-record-ids", help="Space-separated record ids screened first (prior knowledge), e.g. \"95 742\"; default: one random include and one random exclude."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    model: str = typer.Option("default", "--model", "-m", help="Preset name or TOML path."),
+    set_: list[str] = typer.Option([], "--set", help="Override a preset option, KEY=VALUE (repeatable)."),
+    batch: int = typer.Option(1, "--batch", "-b", help="Records screened between two rankings."),
+    screen_all: bool = typer.Option(False, "--all", help="Screen every record instead of stopping when all includes are found."),
+    stopping: bool = typer.Option(False, "--stopping", help="Go on until every stopping rule has said stop; write stopping.json."),
+) -> None:
+    """Simulate screening of a labelled dataset with the engine 'rank' uses; the labels act as the reviewer."""
+    from prioritiser.simulate import run_simulation
+
+    priors = [p for p in prior_record_ids.replace(",", " ").split() if p]
+    result = run_simulation(dataset, out, priors, seed=seed, model=model, overrides=parse_overrides(set_),
+                            batch=batch, screen_all=screen_all, stopping=stopping, progress=err_console.is_terminal)
+    metrics = result.metrics
+    console.print(
+        f"Screened {len(result.order):,} of {result.n_records:,} records; "
+        f"WSS@95 {metrics['wss95']:.3f}, n95 {metrics['n95']:,}, n100 {metrics['n100']:,}, "
+        f"RRF@10 {metrics['rrf10']:.3f}, loss {metrics['loss']:.4f}, ATD {metrics['atd']:.4f} "
+        f"({result.seconds:.1f} s). Results in {out}/", markup=False, highlight=False,
+    )
+
+
+@command("demo")
+def demo_cmd(
+    out: Path = typer.Option(Path("demo-output"), "--out", "-o", help="Output directory."),
+    seed: int = typer.Option(1, "--seed", help="Random seed (also picks the prior include and exclude)."),
+) -> None:
+    """Simulate screening of the bundled example (data/example.csv) and plot its recall curve."""
+    from prioritiser.simulate import example_dataset
+
+    simulate_cmd(example_dataset(), out, "", seed, "default", [], 1, False, True)
+
+
 @command("export")
 def export_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),

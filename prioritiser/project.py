@@ -97,6 +97,12 @@ CREATE TABLE iterations (
     group_ids      BLOB NOT NULL,
     scores         BLOB NOT NULL
 );
+CREATE TABLE stop_decisions (
+    decision_id   INTEGER PRIMARY KEY,
+    created_at    TEXT NOT NULL,
+    last_event_id INTEGER NOT NULL,
+    decision      TEXT NOT NULL
+);
 CREATE TABLE batches (
     batch_id     INTEGER PRIMARY KEY,
     iteration_id INTEGER REFERENCES iterations(iteration_id),
@@ -504,6 +510,21 @@ class Project:
              "group_ids": np.frombuffer(g, dtype="<i8")}
             for b, i, k, c, s, g in rows
         ]
+
+    def add_stop_decision(self, decision: dict) -> int:
+        """Record the verdict of ``prioritiser stop`` (rule, parameters, evidence, stop)."""
+        with self.write() as con:
+            cur = con.execute(
+                "INSERT INTO stop_decisions (created_at, last_event_id, decision) VALUES (?, ?, ?)",
+                (now_iso(), self.last_event_id(), json.dumps(decision)),
+            )
+            return cur.lastrowid
+
+    def latest_stop_decision(self) -> dict | None:
+        row = self.con.execute(
+            "SELECT created_at, last_event_id, decision FROM stop_decisions ORDER BY decision_id DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else {"created_at": row[0], "last_event_id": row[1], **json.loads(row[2])}
 
     # ----------------------------------------------------------------- summaries
     def info(self) -> dict:
