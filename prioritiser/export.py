@@ -24,7 +24,7 @@ def records_table(project: Project) -> pd.DataFrame:
         project.con,
     )
     decisions = project.group_decisions()
-    frame["label"] = frame["group_id"].map(decisions).fillna("")
+    frame["label"] = [decisions.get(g, "") for g in frame["group_id"].tolist()]
     frame["score"] = np.nan
     frame["rank"] = pd.array([pd.NA] * len(frame), dtype="Int64")
     latest = project.latest_iteration()

@@ -1,0 +1,57 @@
+"""The active-learning engine: balance → fit classifier → score pool → query.
+
+:func:`score_pool` is the one scoring path that ``rank`` and ``simulate`` share.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from prioritiser.learning.balance import balance
+from prioritiser.learning.classifiers import make_classifier, relevance_scores
+from prioritiser.learning.presets import load_preset, preset_names
+from prioritiser.learning.query import select_batch
+
+__all__ = ["load_preset", "preset_names", "rank_by_query", "score_pool", "select_batch"]
+
+
+def _standardise(scores: np.ndarray) -> np.ndarray:
+    spread = scores.std()
+    return (scores - scores.mean()) / (spread if spread > 0 else 1.0)
+
+
+def score_pool(X, labelled_idx: np.ndarray, y: np.ndarray, config: dict, seed: int) -> np.ndarray:
+    """Fit on the labelled rows of ``X`` and score every row (higher = more likely include).
+
+    ``classifier = "ensemble"`` averages the standardised scores of ``classifier_params.members``.
+    Deterministic for the same inputs, configuration and seed.
+    """
+    rows, labels, class_weight = balance(np.asarray(labelled_idx), np.asarray(y), config.get("balancer", "balanced"),
+                                         seed, **config.get("balancer_params", {}))
+    params = dict(config.get("classifier_params", {}))
+    name = config.get("classifier", "logistic")
+    members = params.pop("members", None) if name == "ensemble" else [name]
+    if not members:
+        members = ["logistic", "svm"]
+    X_train = X[rows]
+    total = np.zeros(X.shape[0])
+    for member in members:
+        member_params = params.get(member, {}) if name == "ensemble" else params
+        model = make_classifier(member, class_weight=class_weight, seed=seed, **member_params).fit(X_train, labels)
+        scores = relevance_scores(model, X)
+        total += _standardise(scores) if len(members) > 1 else scores
+    return total / len(members)
+
+
+def rank_by_query(question: str, texts: list[str], config: dict) -> np.ndarray:
+    """Cosine similarity of each text to the research question, with the preset's dense
+    embedder when it has one, else tf-idf."""
+    from prioritiser.features import EMBEDDERS, embed, parse_spec
+    from prioritiser.features.tfidf import make_tfidf
+
+    dense = [p for p in parse_spec(config["features"]) if p in EMBEDDERS]
+    if dense:
+        vectors = embed(dense[0], [question, *texts], progress=False)
+        return vectors[1:] @ vectors[0]
+    matrix = make_tfidf(stop_words="english").fit_transform([question, *texts])
+    return np.asarray((matrix[1:] @ matrix[0].T).todense()).ravel()
