@@ -1,18 +1,24 @@
-"""Rows of a reviewer-decisions file (CSV/TSV/XLSX or RIS), not yet matched to records."""
+"""Rows of a reviewer-decisions file (CSV/TSV/XLSX, or any records format whose records carry
+labels, such as an ASReview RIS export), not yet matched to records."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 from prioritiser.errors import InputError
 from prioritiser.io.fields import parse_decision, parse_doi, parse_pmid
 
+LABEL_FIELDS = ["label", "record_id", "doi", "pmid", "title", "reviewer", "timestamp"]
+
 
 @dataclass
 class LabelRow:
-    """One decision row; ``decision`` is None where the reviewer left the cell empty."""
+    """One decision row. ``decision`` is 'include'/'exclude'/'maybe', or None where the
+    reviewer left the cell empty (not decided yet); ``line`` is the 1-based file line or sheet
+    row; ``timestamp`` is the cell as written ('' if none)."""
 
     record_id: str = ""
     doi: str = ""
@@ -24,38 +30,43 @@ class LabelRow:
     line: int = 0
 
 
-def iter_label_rows(path: Path) -> Iterator[LabelRow]:
+def iter_label_rows(path: str | Path) -> Iterator[LabelRow]:
+    """Every decision row of ``path``, in file order.
+
+    A table needs a decision column (label, decision, included, label_included, include) and a
+    column naming the record (record_id, doi, pmid or title); a batch file written by ``rank``
+    reads back as it is.
+    """
     from prioritiser.io import detect_format, iter_records
-    from prioritiser.io.tabular import find_columns, iter_table_chunks
+    from prioritiser.io.tabular import Table, columns_found, find_columns
 
     path = Path(path)
     fmt = detect_format(path)
     if fmt not in ("csv", "tsv", "xlsx"):
         for record in iter_records(path):
-            yield LabelRow(record.source_key, record.doi, record.pmid, record.title, record.label, line=record.line or record.position)
+            yield LabelRow(record.source_key, record.doi, record.pmid, record.title, record.label,
+                           line=record.line or record.position)
         return
-    columns = None
-    row_number = 1
-    for chunk in iter_table_chunks(path, fmt):
-        if columns is None:
-            columns = find_columns(list(chunk.columns), ["label", "record_id", "doi", "pmid", "title", "reviewer", "timestamp"])
-            if "label" not in columns:
-                raise InputError(path, f"has no decision column such as 'label' or 'included' (columns found: {', '.join(chunk.columns)})")
-            if not {"record_id", "doi", "pmid", "title"} & set(columns):
-                raise InputError(path, f"has no column naming the record (record_id, doi, pmid or title; columns found: {', '.join(chunk.columns)})")
-        cells = {f: chunk[c].tolist() for f, c in columns.items()}
-        for i in range(len(chunk)):
-            row_number += 1
-            try:
-                decision = parse_decision(cells["label"][i])
-            except ValueError as exc:
-                raise InputError(path, str(exc), line=row_number) from None
+    table = Table(path, fmt, anchors=["label"])
+    rows = table.rows()
+    first = next(rows, None)
+    columns = find_columns(table.header, LABEL_FIELDS)
+    if "label" not in columns:
+        raise InputError(path, "has no decision column such as 'label', 'decision' or 'included' "
+                               f"(columns found: {columns_found(table.header)})")
+    if not {"record_id", "doi", "pmid", "title"} & columns.keys():
+        raise InputError(path, "has no column naming the record: record_id, doi, pmid or title "
+                               f"(columns found: {columns_found(table.header)})")
+    for line, cells in chain([first] if first else [], rows):
 
-            def cell(name: str) -> str:
-                return cells[name][i].strip() if name in cells else ""
+        def get(field: str) -> str:
+            return cells[columns[field]] if field in columns else ""
 
-            yield LabelRow(
-                record_id=cell("record_id"), doi=parse_doi(cell("doi")), pmid=parse_pmid(cell("pmid")),
-                title=cell("title"), decision=decision, reviewer=cell("reviewer"), timestamp=cell("timestamp"),
-                line=row_number,
-            )
+        try:
+            decision = parse_decision(get("label"))
+        except ValueError as exc:
+            raise InputError(path, str(exc), line=line) from None
+        yield LabelRow(
+            record_id=get("record_id"), doi=parse_doi(get("doi")), pmid=parse_pmid(get("pmid")), title=get("title"),
+            decision=decision, reviewer=get("reviewer"), timestamp=get("timestamp"), line=line,
+        )

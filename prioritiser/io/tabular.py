@@ -1,120 +1,262 @@
-"""CSV, TSV (delimiter sniffed; gzip allowed) and XLSX tables, read in chunks so a
-million-row file streams in bounded memory.
+"""CSV, TSV (delimiter sniffed; gzip allowed) and XLSX tables, streamed row by row.
 
-Column names are matched case- and punctuation-insensitively against the synonyms below.
-Row numbers in messages are file lines for files without multi-line cells.
+CSV/TSV go through the csv module, which reports the physical line each row starts on even
+when quoted cells span lines (pandas' chunked reader does not). XLSX goes through openpyxl's
+read-only mode, which streams rows (pandas.read_excel loads the whole sheet).
+
+Column names match case- and punctuation-insensitively against :data:`SYNONYMS`, first
+synonym first. The header row is the first row, or, for exports that put a search summary
+above the table (Embase), the first of the top rows that names the columns a caller needs.
+Excel's ``="..."`` cell wrappers and our writers' formula-neutralising apostrophe are removed.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, time
+from itertools import chain
 from pathlib import Path
 
-import pandas as pd
-
 from prioritiser.errors import InputError
-from prioritiser.io.encoding import SAMPLE_BYTES, detect_encoding, open_bytes
+from prioritiser.io.encoding import READ_ERRORS, detect_encoding, head_bytes, open_text
 from prioritiser.io.fields import (
-    normalise_header, parse_decision, parse_doi, parse_pmid, parse_year, split_authors, split_keywords,
+    choose_abstract, clean_cell, normalise_header, parse_decision, parse_doi, parse_pmid, parse_year,
+    split_authors, split_keywords,
 )
 from prioritiser.records import Record
 
 SYNONYMS = {
-    "title": ["title", "primary title", "article title", "ti", "document title", "paper title"],
-    "abstract": ["abstract", "ab", "abstract note", "notes abstract", "abstract text"],
-    "authors": ["authors", "author", "au", "author full names", "author names", "creators"],
-    "year": ["year", "publication year", "py", "publication year", "pub year", "date", "publication date"],
-    "doi": ["doi", "di", "digital object identifier"],
-    "pmid": ["pmid", "pubmed id", "pubmedid", "pubmed", "pm"],
-    "keywords": ["keywords", "author keywords", "kw", "manual tags", "index keywords", "mesh terms"],
-    "journal": ["journal", "source title", "secondary title", "journal book", "publication title", "so", "jo"],
+    "title": ["title", "primary title", "title primary", "article title", "document title", "ti"],
+    "abstract": ["abstract", "abstract note", "notes abstract", "ab", "abstract text"],
+    "authors": ["authors", "author", "author full names", "author names", "author s", "authors primary", "au",
+                "creators"],
+    "year": ["year", "publication year", "published year", "pub year", "py", "publication year", "date",
+             "publication date", "date published"],
+    "doi": ["doi", "di"],
+    "pmid": ["pmid", "pubmed id", "pubmedid", "pubmed", "medline pmid", "pm"],
+    "keywords": ["keywords", "author keywords", "kw", "manual tags", "de"],
+    "journal": ["journal", "source title", "secondary title", "journal book", "journal title", "publication title",
+                "periodical full", "publication", "so", "jo"],
     "label": ["label included", "included", "label", "included label", "final included", "decision", "include"],
-    "record_id": ["record id", "id", "key", "record", "recordid"],
+    "record_id": ["record id", "id", "key", "recordid", "reference id"],
     "reviewer": ["reviewer", "screener", "user", "rater"],
-    "timestamp": ["timestamp", "time", "decided at", "decision date", "date decided"],
+    "timestamp": ["timestamp", "time", "decided at", "date"],
 }
-CHUNK_ROWS = 50_000
+# Web of Science tab-delimited exports use two-letter tags; their "ID" is Keywords Plus.
+WOS_COLUMNS = {"record_id": "ut", "keywords": "de"}
+HEADER_SEARCH_ROWS = 30
+DELIMITERS = (",", ";", "\t", "|")
+RECORD_FIELDS = ["title", "abstract", "authors", "year", "doi", "pmid", "keywords", "journal", "label", "record_id"]
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
-def find_columns(columns: list[str], wanted: list[str]) -> dict[str, str]:
-    """Map each wanted field to the first column whose normalised name is a synonym of it."""
-    normalised = {normalise_header(c): c for c in reversed(columns)}
-    found = {}
+class Table:
+    """A table file's header and its data rows as ``(line, cells)``, cells as stripped text.
+
+    ``anchors`` are the fields whose columns identify the header row (e.g. title and abstract
+    for records, the decision for labels).
+    """
+
+    def __init__(self, path: Path, fmt: str, anchors: Iterable[str]):
+        self.path = Path(path)
+        self.fmt = fmt
+        self.anchors = list(anchors)
+        self.header: list[str] = []
+        self.header_line = 0
+        self.delimiter = "\t" if fmt == "tsv" else ","
+
+    def _is_header(self, row: list[str]) -> bool:
+        return bool(set(find_columns(row, self.anchors)))
+
+    def _anchor_column(self, index: int) -> bool:
+        return index in find_columns(self.header, self.anchors).values()
+
+    def _find_header(self, rows: Iterable[tuple[int, list[str]]]) -> tuple[int, list[str]] | None:
+        """The header among the top rows: the first row that names an anchor column and is
+        wider than every row above it (a preamble is narrower than the table), else the first
+        non-empty row."""
+        first, widest = None, 0
+        for index, (line, cells) in enumerate(rows):
+            if index >= HEADER_SEARCH_ROWS:
+                break
+            filled = sum(1 for c in cells if c)
+            if not filled:
+                continue
+            first = first or (line, cells)
+            if filled > widest and self._is_header(cells):
+                return line, cells
+            widest = max(widest, filled)
+        return first
+
+    def _sniff(self) -> None:
+        """Choose the delimiter whose parse of the file's start finds the widest header."""
+        sample_bytes = head_bytes(self.path, 1 << 18)
+        encoding = detect_encoding(self.path, sample_bytes)
+        sample = sample_bytes.decode(encoding, errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+        best = None
+        for delimiter in ["\t"] if self.fmt == "tsv" else DELIMITERS:
+            try:
+                found = self._find_header(_numbered(csv.reader(io.StringIO(sample), delimiter=delimiter)))
+            except csv.Error:
+                continue
+            if found and self._is_header(found[1]) and (best is None or len(found[1]) > len(best[1][1])):
+                best = (delimiter, found)
+        if best is None:
+            first_line = next((line for line in sample.split("\n") if line.strip()), "")
+            self.delimiter = "\t" if self.fmt == "tsv" else max(DELIMITERS, key=first_line.count)
+        else:
+            self.delimiter = best[0]
+
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        """The data rows after the header; sets ``header`` and ``header_line`` first.
+        Rows whose cells are all empty are skipped."""
+        if self.fmt == "xlsx":
+            source = self._xlsx_rows()
+        else:
+            self._sniff()
+            source = self._csv_rows()
+        peek = _Peek(source)
+        header = self._find_header(peek)
+        if header is None:
+            raise InputError(self.path, "is empty")
+        self.header_line, self.header = header
+        width = len(self.header)
+        for line, cells in peek.rest_after(self.header_line):
+            if not any(cells) or (len(cells) == 1 and width >= 3 and not self._anchor_column(0)):
+                continue  # blank, or a one-cell section line such as Abstrackr's "citations not yet labeled"
+            if len(cells) > width:
+                if any(cells[width:]):
+                    raise InputError(self.path, f"row has {len(cells)} cells but the header has {width} "
+                                                f"(is the delimiter {self.delimiter!r} right?)", line=line)
+                cells = cells[:width]
+            yield line, cells + [""] * (width - len(cells))
+
+    def _csv_rows(self) -> Iterator[tuple[int, list[str]]]:
+        with open_text(self.path) as handle:
+            reader = csv.reader(handle, delimiter=self.delimiter)
+            try:
+                yield from _numbered(reader)
+            except csv.Error as exc:
+                raise InputError(self.path, f"malformed {self.fmt.upper()} ({exc})", line=reader.line_num) from None
+            except READ_ERRORS as exc:
+                raise InputError(self.path, f"cannot be read ({exc.__class__.__name__}: {exc})",
+                                 line=reader.line_num + 1) from None
+
+    def _xlsx_rows(self) -> Iterator[tuple[int, list[str]]]:
+        from openpyxl import load_workbook
+
+        try:
+            workbook = load_workbook(self.path, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds of errors on damaged workbooks
+            raise InputError(self.path, f"cannot be read as an Excel workbook ({exc.__class__.__name__}: {exc})") from None
+        try:
+            sheet = workbook.worksheets[0]
+            sheet.reset_dimensions()  # some writers store a wrong sheet size; read every row
+            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                yield number, [clean_cell(_xlsx_text(v)) for v in values]
+        except Exception as exc:  # as above, for damage found while streaming the sheet
+            raise InputError(self.path, f"cannot be read as an Excel workbook ({exc.__class__.__name__}: {exc})") from None
+        finally:
+            workbook.close()
+
+
+class _Peek:
+    """Rows already read while looking for the header, then the rest of the stream."""
+
+    def __init__(self, source: Iterator[tuple[int, list[str]]]):
+        self.source = source
+        self.seen: list[tuple[int, list[str]]] = []
+
+    def __iter__(self):
+        for row in self.source:
+            self.seen.append(row)
+            yield row
+
+    def rest_after(self, line: int) -> Iterator[tuple[int, list[str]]]:
+        yield from (row for row in self.seen if row[0] > line)
+        self.seen = []
+        yield from self.source
+
+
+def _numbered(reader) -> Iterator[tuple[int, list[str]]]:
+    """(starting line, cleaned cells) for each row of a csv reader; quoted cells may span lines."""
+    line = 0
+    for cells in reader:
+        yield line + 1, [clean_cell(c) for c in cells]
+        line = reader.line_num
+
+
+def _xlsx_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    return str(value)
+
+
+def find_columns(columns: list[str], wanted: Iterable[str]) -> dict[str, int]:
+    """Map each wanted field to the index of the first column named by one of its synonyms
+    (a column serves one field only)."""
+    names = [normalise_header(c) for c in columns]
+    index = {}
+    for i, name in enumerate(names):
+        index.setdefault(name, i)
+    overrides = WOS_COLUMNS if {"pt", "ut"} <= index.keys() else {}
+    found: dict[str, int] = {}
     for field in wanted:
-        for synonym in SYNONYMS[field]:
-            if synonym in normalised and normalised[synonym] not in found.values():
-                found[field] = normalised[synonym]
+        candidates = [overrides[field]] if field in overrides else SYNONYMS[field]
+        for synonym in candidates:
+            if synonym in index and index[synonym] not in found.values():
+                found[field] = index[synonym]
                 break
     return found
 
 
-def iter_table_chunks(path: Path, fmt: str) -> Iterator[pd.DataFrame]:
-    """The table as string frames of at most CHUNK_ROWS rows ('' for empty cells)."""
-    if fmt == "xlsx":
-        try:
-            frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
-        except Exception as exc:  # openpyxl raises many kinds of errors on damaged workbooks
-            raise InputError(path, f"cannot be read as an Excel workbook ({exc.__class__.__name__}: {exc})") from None
-        frame.columns = [str(c) for c in frame.columns]
-        for start in range(0, max(len(frame), 1), CHUNK_ROWS):
-            yield frame.iloc[start:start + CHUNK_ROWS]
-        return
-    data = open_bytes(path)
-    encoding = detect_encoding(path, data[:SAMPLE_BYTES])
-    sample = data[:65536].decode(encoding, errors="ignore")
-    if fmt == "tsv":
-        delimiter = "\t"
-    else:
-        try:
-            delimiter = csv.Sniffer().sniff(sample.split("\n", 20)[0] if sample else ",", delimiters=",;\t|").delimiter
-        except csv.Error:
-            delimiter = ","
-    try:
-        reader = pd.read_csv(
-            io.BytesIO(data), sep=delimiter, dtype=str, keep_default_na=False, encoding=encoding,
-            chunksize=CHUNK_ROWS, on_bad_lines="error", encoding_errors="strict",
-        )
-        for chunk in reader:
-            chunk.columns = [str(c) for c in chunk.columns]
-            yield chunk
-    except pd.errors.EmptyDataError:
-        raise InputError(path, "is empty") from None
-    except pd.errors.ParserError as exc:
-        raise InputError(path, f"malformed table ({str(exc).strip().splitlines()[-1]})") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"cannot be decoded as {encoding} ({exc.reason})") from None
+def columns_found(header: list[str]) -> str:
+    return ", ".join(repr(h) for h in header if h) or "none"
 
 
 def read_table(path: Path, fmt: str) -> Iterator[Record]:
-    columns: dict[str, str] | None = None
-    position = 0
-    for chunk in iter_table_chunks(path, fmt):
-        if columns is None:
-            columns = find_columns(list(chunk.columns), list(SYNONYMS))
-            if "title" not in columns and "abstract" not in columns:
-                raise InputError(path, f"has no title or abstract column (columns found: {', '.join(map(str, chunk.columns)) or 'none'})")
-        get = {f: chunk[c].tolist() for f, c in columns.items()}
-        empty = [""] * len(chunk)
-        for i in range(len(chunk)):
-            position += 1
-            line = position + 1
-            try:
-                label = parse_decision(get["label"][i]) if "label" in get else None
-            except ValueError as exc:
-                raise InputError(path, str(exc), line=line) from None
-            yield Record(
-                title=get.get("title", empty)[i].strip(),
-                abstract=get.get("abstract", empty)[i].strip(),
-                authors=split_authors(get.get("authors", empty)[i]),
-                year=parse_year(get.get("year", empty)[i]),
-                doi=parse_doi(get.get("doi", empty)[i]),
-                pmid=parse_pmid(get.get("pmid", empty)[i]),
-                keywords=split_keywords(get.get("keywords", empty)[i]),
-                journal=get.get("journal", empty)[i].strip(),
-                label=label,
-                source_key=get.get("record_id", empty)[i].strip(),
-                position=position,
-                line=line,
-            )
+    """Every non-empty row of a CSV/TSV/XLSX file as a record; ``line`` is the file line (CSV)
+    or sheet row (XLSX) it starts on. Columns no Record field takes are kept in ``extra``."""
+    table = Table(path, fmt, anchors=["title", "abstract"])
+    rows = table.rows()
+    first = next(rows, None)
+    columns = find_columns(table.header, RECORD_FIELDS)
+    if "title" not in columns and "abstract" not in columns:
+        raise InputError(path, f"has no title or abstract column (columns found: {columns_found(table.header)})")
+    rest = [(i, h) for i, h in enumerate(table.header) if i not in columns.values() and h]
+    for position, (line, cells) in enumerate(chain([first] if first else [], rows), start=1):
+
+        def get(field: str) -> str:
+            return cells[columns[field]] if field in columns else ""
+
+        try:
+            label = parse_decision(get("label"))
+        except ValueError as exc:
+            raise InputError(path, str(exc), line=line) from None
+        yield Record(
+            title=get("title"),
+            abstract=choose_abstract([get("abstract")]),
+            authors=split_authors(get("authors")),
+            year=parse_year(get("year")),
+            doi=parse_doi(get("doi")),
+            pmid=parse_pmid(get("pmid")),
+            keywords=split_keywords(get("keywords"), commas=True),
+            journal=get("journal"),
+            label=label,
+            source_key=get("record_id"),
+            position=position,
+            line=line,
+            extra={h: cells[i] for i, h in rest if cells[i]},
+        )

@@ -1,33 +1,41 @@
 """Tables out: CSV, TSV, XLSX and RIS, chosen by the file's extension.
 
 Spreadsheet safety: a text cell starting with '=', '+', '-', '@', a tab or a carriage return
-gets a leading apostrophe, so a spreadsheet shows it instead of running it. Numeric columns
-stay numeric.
+gets a leading apostrophe, so a spreadsheet shows it instead of running it; numbers (numeric
+columns, and text that is just a number such as '-0.5') are left as they are. The tabular
+readers remove the apostrophe again. CSV and TSV are written as UTF-8 with a byte-order mark,
+which Excel needs to show accented letters right.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from prioritiser.errors import UserError
+from prioritiser.io.fields import FORMULA_STARTS
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = (".csv", ".tsv", ".xlsx", ".ris")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def neutralise(value):
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """``value`` with an apostrophe in front when it is text a spreadsheet would run."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(value):
         return "'" + value
     return value
 
 
-def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
+def _spreadsheet_safe(frame: pd.DataFrame, xlsx: bool) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
             out[column] = out[column].map(neutralise)
+            if xlsx:  # openpyxl refuses control characters in cells
+                out[column] = out[column].map(lambda v: _XLSX_ILLEGAL.sub("", v) if isinstance(v, str) else v)
     return out
 
 
@@ -37,13 +45,13 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise UserError(f"{path}: unknown output format {suffix or '(no extension)'}; use one of {', '.join(FORMATS)}")
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".ris":
         from prioritiser.io.ris import write_ris
 
         write_ris(frame, path)
     elif suffix == ".xlsx":
-        neutralised(frame).to_excel(path, index=False, engine="openpyxl")
+        _spreadsheet_safe(frame, xlsx=True).to_excel(path, index=False, engine="openpyxl")
     else:
-        neutralised(frame).to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
+        _spreadsheet_safe(frame, xlsx=False).to_csv(
+            path, index=False, sep="\t" if suffix == ".tsv" else ",", encoding="utf-8-sig", lineterminator="\n")
