@@ -43,11 +43,14 @@ def command(*args, **kwargs):
     def decorate(fn):
         @functools.wraps(fn)
         def wrapper(*a, **k):
+            commits = project_commits()
             try:
                 return fn(*a, **k)
             except UserError as exc:
                 raise fail(str(exc), exc.exit_code) from None
             except KeyboardInterrupt:
+                if project_commits() > commits:
+                    raise fail("interrupted after the project was updated; see 'prioritiser info'", 130) from None
                 raise fail("interrupted; nothing was written by the unfinished step", 130) from None
             except sqlite3.DatabaseError as exc:
                 raise fail(f"the project database cannot be used: {exc}; run 'prioritiser check'", 3) from None
@@ -58,6 +61,12 @@ def command(*args, **kwargs):
         return app.command(*args, **kwargs)(wrapper)
 
     return decorate
+
+
+def project_commits() -> int:
+    """Write transactions committed so far in this process (0 before the store is imported)."""
+    project = sys.modules.get("prioritiser.project")
+    return project.Project.commits if project else 0
 
 
 def on_wait(message: str) -> None:
@@ -318,6 +327,44 @@ def demo_cmd(
     from prioritiser.simulate import example_dataset
 
     simulate_cmd(example_dataset(), out, "", seed, "default", [], 1, False, True)
+
+
+@command("audit")
+def audit_cmd(
+    directory: Path = typer.Argument(..., help="Project directory."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory for the audit pack (created when missing)."),
+    qa_sample: int = typer.Option(0, "--qa-sample", help="Also draw N model-excluded records at random for a quality-control check, written to qa_sample.csv (label it like any batch)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the quality-control sample."),
+) -> None:
+    """Write the audit pack: model exclusions, label history, stopping evidence, PRISMA counts, manifest and report.html."""
+    from prioritiser.audit import write_audit
+
+    with open_project(directory) as project:
+        summary = write_audit(project, out, qa_sample=qa_sample, seed=seed)
+    if summary.qa_includes:
+        console.print(f"[bold red]WARNING:[/bold red] the quality-control sample holds {len(summary.qa_includes)} "
+                      f"include(s) (record ids {', '.join(map(str, summary.qa_includes[:10]))}): screening is reopened.")
+    console.print(f"Audit of iteration {summary.iteration_id} written to {out}/: {', '.join(summary.files)}. "
+                  f"{summary.n_excluded_by_model:,} records were excluded by the model (never screened by a human).",
+                  markup=False, highlight=False)
+    if summary.qa_sample_size:
+        console.print(f"Screen the {summary.qa_sample_size:,} records in {out / 'qa_sample.csv'} and import them with "
+                      f"'prioritiser label {directory} {out / 'qa_sample.csv'}'.", markup=False, highlight=False)
+
+
+@command("reproduce")
+def reproduce_cmd(
+    audit_dir: Path = typer.Argument(..., help="Audit pack directory (holds manifest.json)."),
+    project: Optional[Path] = typer.Option(None, "--project", "-p", help="Project directory, when it has moved since the audit."),
+) -> None:
+    """Recompute the audited ranking from the stored labels and check the manifest's hashes."""
+    from prioritiser.audit import reproduce
+
+    result = reproduce(audit_dir, project)
+    for line in result.lines():
+        console.print(line, markup=False, highlight=False)
+    if not result.ok:
+        raise fail(f"{audit_dir}: the audit does not reproduce (see above)", 1)
 
 
 @command("export")

@@ -1,0 +1,218 @@
+"""The audit pack: what the model excluded, every decision, the stopping verdict, PRISMA counts,
+a manifest that ties them to their inputs, and one HTML report.
+
+Counts in ``prisma.json`` are of records, as :meth:`Project.info` counts them (a group's
+decision counts for every record in it), with the same counts for duplicate groups beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from prioritiser import __version__
+from prioritiser.audit.history import last_rankings
+from prioritiser.audit.integrity import label_history_sha256, model_identities, ranking_sha256
+from prioritiser.audit.qa import draw_qa_sample, qa_findings, qa_rounds
+from prioritiser.errors import UserError
+from prioritiser.project import Iteration, Project, file_sha256, now_iso
+from prioritiser.records import EXCLUDE, INCLUDE, MAYBE
+
+MANIFEST_FORMAT = "prioritiser-audit/1"
+DEPENDENCIES = ("numpy", "scipy", "scikit-learn", "sentence-transformers", "model2vec", "torch", "pandas",
+                "joblib", "matplotlib")
+EXCLUDED_COLUMNS = ["record_id", "group_id", "title", "abstract", "authors", "year", "doi", "pmid", "journal",
+                    "source_file", "score", "rank", "iteration_id", "config_hash", "seed"]
+HISTORY_COLUMNS = ["event_id", "record_id", "group_id", "decision", "reviewer", "decided_at", "recorded_at",
+                   "batch", "origin"]
+
+
+@dataclass
+class AuditSummary:
+    """What :func:`write_audit` wrote; counts are of records."""
+
+    out_dir: Path
+    files: list[str]
+    iteration_id: int
+    n_excluded_by_model: int
+    prisma: dict
+    stop: bool | None
+    qa_sample_size: int = 0
+    qa_includes: list[int] = field(default_factory=list)
+
+
+def excluded_by_model(project: Project) -> pd.DataFrame:
+    """Every record whose group has no decision in force ('maybe' counts as a decision), one row
+    per record (duplicates included), with the score and rank of the newest ranking holding its
+    group and that ranking's iteration id, configuration hash and seed (empty when no ranking
+    holds it, e.g. records added after the last ``rank``). Sorted by rank, then record id."""
+    from prioritiser.export import records_table
+
+    table = records_table(project)
+    table = table[table["label"].eq("")].drop(columns=["label", "score", "rank"])
+    ranked = last_rankings(project, table["group_id"].unique())
+    table = table.join(ranked, on="group_id")
+    for column in ("rank", "iteration_id", "seed"):
+        table[column] = table[column].astype("Int64")
+    return table.sort_values(["rank", "record_id"], na_position="last")[EXCLUDED_COLUMNS].reset_index(drop=True)
+
+
+def labels_history(project: Project) -> pd.DataFrame:
+    """Every label event in the order it was recorded."""
+    return project.label_events()[HISTORY_COLUMNS]
+
+
+def prisma_counts(project: Project) -> dict:
+    """PRISMA flow counts of records (consistent with :meth:`Project.info`) and of groups.
+
+    Invariants: ``identified = screened_by_humans + excluded_by_model`` and
+    ``screened_by_humans = included + excluded_by_humans + maybe``, for records and for groups;
+    groups ``after_duplicates_removed = identified - duplicates_removed``.
+    """
+    info = project.info()
+    decisions = project.group_decisions()
+    by_decision = {d: sum(v == d for v in decisions.values()) for d in (INCLUDE, EXCLUDE, MAYBE)}
+    rounds = qa_rounds(project)
+    return {
+        "unit": "records; a decision on a duplicate group counts for every record in it. "
+                "'groups' gives the same counts after duplicates are removed.",
+        "identified": {
+            "total": info["records"],
+            "per_source": [{"file": Path(s.path).name, "path": s.path, "sha256": s.sha256, "records": int(s.n_records)}
+                           for s in project.sources().itertuples()],
+        },
+        "duplicates_removed": info["duplicates"],
+        "records": {
+            "identified": info["records"], "screened_by_humans": info["labelled"], "included": info["included"],
+            "excluded_by_humans": info["excluded"], "maybe": info["maybe"], "excluded_by_model": info["unlabelled"],
+        },
+        "groups": {
+            "after_duplicates_removed": info["groups"], "screened_by_humans": len(decisions),
+            "included": by_decision[INCLUDE], "excluded_by_humans": by_decision[EXCLUDE], "maybe": by_decision[MAYBE],
+            "excluded_by_model": info["groups"] - len(decisions),
+        },
+        "quality_control": {
+            "rounds": len(rounds), "groups_sampled": sum(r["sampled"] for r in rounds),
+            "groups_screened": sum(r["screened"] for r in rounds),
+            "includes_found": sum(len(r["includes"]) for r in rounds),
+            "open_findings": qa_findings(project),
+        },
+    }
+
+
+def stopping_record(project: Project, latest: Iteration) -> dict:
+    """The stopping decision in force: the last ``prioritiser stop`` verdict when there is one,
+    else the default rule's verdict at the latest iteration. ``recorded_stop`` is that verdict as
+    recorded; ``stop`` is the decision in force: open QA findings overrule a recorded stop."""
+    rules = latest.estimates.get("rules", [])
+    stored = project.latest_stop_decision()
+    if stored is not None:
+        chosen = stored
+        source = {"source": "prioritiser stop", "decided_at": stored["created_at"],
+                  "last_event_id": stored["last_event_id"]}
+        estimate = stored.get("estimates")
+    else:
+        chosen = next((r for r in rules if r.get("default")), rules[0] if rules else {})
+        source = {"source": f"iteration {latest.iteration_id}", "decided_at": latest.created_at,
+                  "last_event_id": latest.last_event_id}
+        estimate = latest.estimates.get("estimate")
+    findings = qa_findings(project)
+    rule_stop = chosen.get("stop")
+    return {
+        "rule": chosen.get("rule"), "parameters": chosen.get("parameters", {}), "evidence": chosen.get("evidence", {}),
+        "recorded_stop": rule_stop, "stop": bool(rule_stop) and not findings, "reopened_by_qa": findings,
+        **source, "labels_since": project.last_event_id() - source["last_event_id"], "estimate": estimate,
+        "iteration_id": latest.iteration_id, "rules_at_iteration": rules,
+    }
+
+
+def dependency_versions() -> dict[str, str | None]:
+    versions = {}
+    for name in DEPENDENCIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def build_manifest(project: Project, latest: Iteration, files: dict[str, str]) -> dict:
+    """Versions, configuration, seeds and the hashes that tie the pack to its inputs."""
+    history_sha, n_events = label_history_sha256(project, latest.last_event_id)
+    return {
+        "format": MANIFEST_FORMAT,
+        "created_at": now_iso(),
+        "project": str(project.path.resolve()),
+        "prioritiser": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "dependencies": dependency_versions(),
+        "preset": latest.config.get("preset"),
+        "parameters": latest.config,
+        "iteration": {
+            "iteration_id": latest.iteration_id, "kind": latest.kind, "created_at": latest.created_at,
+            "config_hash": latest.config_hash, "seed": latest.seed, "last_event_id": latest.last_event_id,
+            "n_ranked": len(latest.group_ids), "ranking_sha256": ranking_sha256(latest.group_ids, latest.scores),
+        },
+        "seeds": {
+            "iteration": latest.seed,
+            "batches": [{"batch_id": b["batch_id"], "kind": b["kind"], "seed": b["seed"],
+                         "iteration_id": b["iteration_id"]} for b in project.batches()],
+        },
+        "sources": [{"path": s.path, "sha256": s.sha256, "format": s.format, "records": int(s.n_records),
+                     "imported_at": s.imported_at} for s in project.sources().itertuples()],
+        "label_history": {"last_event_id": latest.last_event_id, "events": n_events, "sha256": history_sha,
+                          "canonical_form": "one compact JSON array per event [event_id, record_id, decision, "
+                                            "reviewer, decided_at, recorded_at, batch, origin], UTF-8, joined by newlines"},
+        "models": model_identities(latest.config),
+        "files": files,
+    }
+
+
+def write_audit(project: Project, out_dir: str | Path, qa_sample: int = 0, seed: int = 0) -> AuditSummary:
+    """Write the audit pack of ``project`` into ``out_dir`` (created when missing; files of the
+    same names are replaced). ``qa_sample > 0`` also draws that many model-excluded groups as
+    a recorded QA batch (seeded by ``seed``) into ``qa_sample.csv``.
+
+    Files: excluded_by_model.csv/.ris, labels_history.csv, stopping.json, prisma.json,
+    report.html, [qa_sample.csv], and manifest.json last, holding the SHA-256 of the others.
+    """
+    from prioritiser.audit.report import render_report
+    from prioritiser.io import write_table
+
+    latest = project.latest_iteration()
+    if latest is None:
+        raise UserError(f"{project.path}: no ranking yet; an audit needs one ('prioritiser rank')")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    qa_rows = 0
+    if qa_sample:
+        frame = draw_qa_sample(project, qa_sample, seed, out=out / "qa_sample.csv")
+        written.append("qa_sample.csv")
+        qa_rows = len(frame)
+    excluded = excluded_by_model(project)
+    for name in ("excluded_by_model.csv", "excluded_by_model.ris"):
+        write_table(excluded, out / name)
+    write_table(labels_history(project), out / "labels_history.csv")
+    written += ["excluded_by_model.csv", "excluded_by_model.ris", "labels_history.csv"]
+    stopping = stopping_record(project, latest)
+    prisma = prisma_counts(project)
+    for name, payload in (("stopping.json", stopping), ("prisma.json", prisma)):
+        (out / name).write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+        written.append(name)
+    manifest = build_manifest(project, latest, {})
+    (out / "report.html").write_text(render_report(project, excluded, prisma, stopping, manifest), encoding="utf-8")
+    written.append("report.html")
+    manifest["files"] = {name: file_sha256(out / name) for name in written}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+    return AuditSummary(
+        out_dir=out, files=[*written, "manifest.json"], iteration_id=latest.iteration_id,
+        n_excluded_by_model=len(excluded), prisma=prisma, stop=stopping["stop"], qa_sample_size=qa_rows,
+        qa_includes=qa_findings(project),
+    )

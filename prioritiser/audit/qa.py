@@ -1,0 +1,105 @@
+"""Quality control of the model's exclusions: a seeded uniform sample of unscreened groups,
+screened by a human like any batch.
+
+A QA *round* is one ``qa`` batch. Its findings are the groups in it whose decision in force is
+include: the model would have excluded a relevant record, so screening is reopened. A round's
+findings stay open until a new round is drawn, and a new round can be drawn only once the
+previous one is fully screened and, when it had findings, screening has gone on with a
+ranked batch since — so no finding can be hidden by drawing again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from prioritiser.errors import UserError
+from prioritiser.project import Project
+from prioritiser.records import INCLUDE
+
+
+def _current_groups(project: Project, group_ids) -> list[int]:
+    """Current group of each batch group id (batches store a group's id when drawn; a later
+    import may merge it into another group)."""
+    ids = [int(g) for g in group_ids]
+    if not ids:
+        return []
+    rows = dict(project.con.execute(
+        f"SELECT record_id, group_id FROM records WHERE record_id IN ({','.join('?' * len(ids))})", ids
+    ).fetchall())
+    return [rows[g] for g in ids]
+
+
+def qa_rounds(project: Project) -> list[dict]:
+    """Every QA round, oldest first: its batch, groups sampled, screened so far and findings."""
+    decisions = project.group_decisions()
+    rounds = []
+    for batch in project.batches("qa"):
+        groups = _current_groups(project, batch["group_ids"])
+        rounds.append({
+            "batch_id": batch["batch_id"], "created_at": batch["created_at"], "seed": batch["seed"],
+            "iteration_id": batch["iteration_id"], "sampled": len(groups),
+            "screened": sum(g in decisions for g in groups),
+            "includes": sorted({g for g in groups if decisions.get(g) == INCLUDE}),
+        })
+    return rounds
+
+
+def qa_findings(project: Project) -> list[int]:
+    """Group ids of the latest QA round whose decision in force is include (empty when none)."""
+    rounds = qa_rounds(project)
+    return rounds[-1]["includes"] if rounds else []
+
+
+def _screening_went_on(project: Project, after_batch_id: int) -> bool:
+    """Whether a group of a ranked batch handed out after ``after_batch_id`` has a decision."""
+    decisions = project.group_decisions()
+    later = [b for b in project.batches("ranked") if b["batch_id"] > after_batch_id]
+    return any(g in decisions for b in later for g in _current_groups(project, b["group_ids"]))
+
+
+def draw_qa_sample(project: Project, n: int, seed: int = 0, out: Path | None = None) -> pd.DataFrame:
+    """Draw ``n`` unscreened groups uniformly at random (numpy ``default_rng(seed)``), record
+    them as a ``qa`` batch and return them as batch rows (record_id, title, abstract, authors,
+    year, doi, score, rank, label) in group-id order, ``label`` empty.
+
+    ``score`` and ``rank`` are those of the newest ranking that holds the group. When ``out``
+    is given the rows are written there first, so a failed write records no batch.
+    """
+    from prioritiser.audit.history import last_rankings
+    from prioritiser.screening import batch_frame
+
+    if n < 1:
+        raise UserError(f"--qa-sample must be at least 1 (got {n})")
+    rounds = qa_rounds(project)
+    if rounds:
+        last = rounds[-1]
+        if last["screened"] < last["sampled"]:
+            raise UserError(
+                f"{project.path}: the QA sample drawn {last['created_at']} still has "
+                f"{last['sampled'] - last['screened']} of {last['sampled']} records without a decision; "
+                "label them with 'prioritiser label' before drawing a new sample"
+            )
+        if last["includes"] and not _screening_went_on(project, last["batch_id"]):
+            raise UserError(
+                f"{project.path}: the last QA sample found {len(last['includes'])} include(s) (record ids "
+                f"{', '.join(map(str, last['includes'][:10]))}); screen further ranked batches ('prioritiser rank') "
+                "before drawing a new QA sample"
+            )
+    decisions = project.group_decisions()
+    groups = [g for (g,) in project.con.execute("SELECT DISTINCT group_id FROM records ORDER BY group_id")]
+    pool = np.array([g for g in groups if g not in decisions], dtype=np.int64)
+    if len(pool) == 0:
+        raise UserError(f"{project.path}: every record has a decision; there is nothing for a QA sample")
+    drawn = np.sort(np.random.default_rng(seed).choice(pool, size=min(n, len(pool)), replace=False))
+    ranked = last_rankings(project, drawn).reindex(drawn)
+    frame = batch_frame(project, drawn, ranked["score"].to_numpy(), ranked["rank"].astype("Int64").array)
+    if out is not None:
+        from prioritiser.io import write_table
+
+        write_table(frame, out)
+    latest = project.latest_iteration()
+    project.add_batch("qa", drawn, seed=seed, iteration_id=None if latest is None else latest.iteration_id)
+    return frame

@@ -1,0 +1,120 @@
+"""Recompute an audited ranking from the stored labels and check every hash of the manifest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from prioritiser.audit.integrity import file_status, label_history_sha256, model_identities, ranking_sha256
+from prioritiser.audit.pack import MANIFEST_FORMAT
+from prioritiser.errors import UserError
+from prioritiser.project import Project, config_hash
+
+
+@dataclass
+class ReproduceResult:
+    """How a recomputed ranking compares with the audited one.
+
+    ``identical``: the recomputed ranking's SHA-256 equals the manifest's (same groups in the
+    same order with bit-identical scores). ``positions_differ`` counts rank positions holding a
+    different group (positions beyond the shorter ranking count as differing);
+    ``max_score_difference`` is over groups both rankings hold. Source checks are
+    ``(path, "match" | "differs" | "missing")``; model checks ``(embedder, "match" | "differs")``
+    compare the embedders' identities (model file SHA-256 and parameters) with the manifest's.
+    """
+
+    iteration_id: int
+    identical: bool
+    n_ranked: int
+    positions_differ: int
+    max_score_difference: float
+    stored_matches_manifest: bool
+    label_history_matches: bool
+    config_matches: bool
+    sources: list[tuple[str, str]] = field(default_factory=list)
+    models: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """A plain-text account, one finding per line."""
+        same = "identical to" if self.identical else "DIFFERENT from"
+        out = [f"Iteration {self.iteration_id}: the recomputed ranking of {self.n_ranked:,} records is {same} the audited one"
+               + ("" if self.identical else f" ({self.positions_differ:,} positions differ, largest score difference "
+                                            f"{self.max_score_difference:.3g})")]
+        for ok, what in ((self.stored_matches_manifest, "stored ranking matches the manifest"),
+                         (self.label_history_matches, "label history matches the manifest"),
+                         (self.config_matches, "configuration matches its hash")):
+            out.append(f"{'ok' if ok else 'MISMATCH'}: {what}")
+        for kind, files in (("source", self.sources), ("model", self.models)):
+            out += [f"{'ok' if status == 'match' else status.upper()}: {kind} {path}" for path, status in files]
+        return out + [f"note: {note}" for note in self.notes]
+
+    @property
+    def ok(self) -> bool:
+        """Identical ranking, untouched project and no input file that differs (missing ones pass)."""
+        files = [status for _, status in self.sources + self.models]
+        return (self.identical and self.stored_matches_manifest and self.label_history_matches
+                and self.config_matches and "differs" not in files)
+
+
+def read_manifest(audit_dir: str | Path) -> dict:
+    path = Path(audit_dir) / "manifest.json"
+    if not path.is_file():
+        raise UserError(f"{audit_dir}: no manifest.json; is this an audit pack written by 'prioritiser audit'?")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not a readable manifest ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise UserError(f"{path}: not a prioritiser audit manifest (expected format {MANIFEST_FORMAT})")
+    return manifest
+
+
+def reproduce(audit_dir: str | Path, project_dir: str | Path | None = None) -> ReproduceResult:
+    """Recompute the ranking of the manifest's iteration with its configuration and seed from the
+    labels up to its ``last_event_id``, over the groups that existed then, and compare.
+
+    ``project_dir`` defaults to the project path the manifest records.
+    """
+    from prioritiser.screening import compute_ranking, screening_state
+
+    manifest = read_manifest(audit_dir)
+    audited = manifest["iteration"]
+    if project_dir is None and not Path(manifest["project"]).is_dir():
+        raise UserError(f"{manifest['project']}: the audited project is no longer there; pass its directory")
+    with Project(project_dir or manifest["project"]) as project:
+        it = project.iteration(audited["iteration_id"])
+        history_sha, _ = label_history_sha256(project, it.last_event_id)
+        identities = model_identities(it.config)
+        state = screening_state(project, it.last_event_id)
+        existed = np.isin(state.group_ids, np.concatenate([it.group_ids, list(state.decisions)]))
+        notes = []
+        if not existed.all():
+            notes.append(f"{int((~existed).sum()):,} record groups were added after iteration {it.iteration_id}; "
+                         "they are left out of the recomputation")
+        state.texts = [t for t, keep in zip(state.texts, existed) if keep]
+        state.group_ids = state.group_ids[existed]
+        groups, scores, _ = compute_ranking(project, it.config, state=state, query=it.config.get("query"),
+                                            progress=False)
+    n = max(len(groups), len(it.group_ids))
+    common = min(len(groups), len(it.group_ids))
+    positions_differ = int((groups[:common] != it.group_ids[:common]).sum()) + n - common
+    stored = dict(zip(it.group_ids.tolist(), it.scores.tolist()))
+    diffs = [abs(s - stored[g]) for g, s in zip(groups.tolist(), scores.tolist()) if g in stored]
+    return ReproduceResult(
+        iteration_id=it.iteration_id,
+        identical=ranking_sha256(groups, scores) == audited["ranking_sha256"],
+        n_ranked=len(groups),
+        positions_differ=positions_differ,
+        max_score_difference=max(diffs, default=0.0),
+        stored_matches_manifest=ranking_sha256(it.group_ids, it.scores) == audited["ranking_sha256"],
+        label_history_matches=history_sha == manifest["label_history"]["sha256"],
+        config_matches=config_hash(it.config) == it.config_hash == audited["config_hash"],
+        sources=[(s["path"], file_status(s["path"], s["sha256"])) for s in manifest["sources"]],
+        models=[(name, "match" if identities.get(name) == identity else "differs")
+                for name, identity in manifest["models"].items()],
+        notes=notes,
+    )
