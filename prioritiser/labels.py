@@ -72,39 +72,43 @@ def import_label_file(project: "Project", path: Path, reviewer: str = "") -> "La
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     summary = LabelImportSummary()
-    matcher = RecordMatcher(project)
-    in_force: dict[tuple[int, str], str] = {}
-    for record_id, rev, decision in project.con.execute(
-        "SELECT record_id, reviewer, decision FROM label_events ORDER BY event_id"
-    ):
-        in_force[(record_id, rev)] = decision
-    events = []
-    matched_any = False
-    for row in iter_label_rows(path):
-        summary.n_rows += 1
-        record_id = matcher.match(row)
-        if record_id is None:
-            summary.unknown.append(describe_row(row))
-            continue
-        matched_any = True
-        if row.decision is None:
-            summary.n_undecided += 1
-            continue
-        who = (row.reviewer or reviewer or "").strip()
-        if in_force.get((record_id, who)) == row.decision:
-            continue
-        in_force[(record_id, who)] = row.decision
-        events.append((record_id, row.decision, who, row.timestamp or "", f"{path.name}:{row.line}"))
-    if summary.n_rows == 0:
-        raise UserError(f"{path}: holds no decisions")
-    if not matched_any:
-        raise UserError(f"{path}: none of its {summary.n_rows} rows matches a record of {project.path} "
-                        f"(first: {summary.unknown[0]})")
-    before = {g for g, _ in project.label_conflicts()}
-    summary.n_events = project.add_label_events(events, batch=f"label {path.name}")
-    summary.conflicts = [
-        f"group {g}: " + ", ".join(f"{rev or 'unnamed reviewer'} says {d}" for rev, d in sorted(decisions.items()))
-        for g, decisions in project.label_conflicts()
-        if g not in before
-    ]
+    rows = list(iter_label_rows(path))  # read the file before taking the write lock
+    # Decisions in force are read in the transaction that appends to them, so that two imports
+    # of one file at the same time record its decisions once.
+    with project.write():
+        matcher = RecordMatcher(project)
+        in_force: dict[tuple[int, str], str] = {}
+        for record_id, rev, decision in project.con.execute(
+            "SELECT record_id, reviewer, decision FROM label_events ORDER BY event_id"
+        ):
+            in_force[(record_id, rev)] = decision
+        events = []
+        matched_any = False
+        for row in rows:
+            summary.n_rows += 1
+            record_id = matcher.match(row)
+            if record_id is None:
+                summary.unknown.append(describe_row(row))
+                continue
+            matched_any = True
+            if row.decision is None:
+                summary.n_undecided += 1
+                continue
+            who = (row.reviewer or reviewer or "").strip()
+            if in_force.get((record_id, who)) == row.decision:
+                continue
+            in_force[(record_id, who)] = row.decision
+            events.append((record_id, row.decision, who, row.timestamp or "", f"{path.name}:{row.line}"))
+        if summary.n_rows == 0:
+            raise UserError(f"{path}: holds no decisions")
+        if not matched_any:
+            raise UserError(f"{path}: none of its {summary.n_rows} rows matches a record of {project.path} "
+                            f"(first: {summary.unknown[0]})")
+        before = {g for g, _ in project.label_conflicts()}
+        summary.n_events = project.add_label_events(events, batch=f"label {path.name}")
+        summary.conflicts = [
+            f"group {g}: " + ", ".join(f"{rev or 'unnamed reviewer'} says {d}" for rev, d in sorted(decisions.items()))
+            for g, decisions in project.label_conflicts()
+            if g not in before
+        ]
     return summary

@@ -197,6 +197,11 @@ class Project:
     ``on_wait`` is called with a message when a write must wait for another command.
     """
 
+    #: Write transactions committed in this process (by any Project; a project that ``create``
+    #: did not rename into place does not count), so that the CLI can tell whether an
+    #: interrupted command had already saved its changes.
+    commits = 0
+
     def __init__(self, path: str | Path, on_wait: ProgressCallback | None = None):
         self.path = Path(path)
         self.db_path = self.path / DB_NAME
@@ -234,6 +239,7 @@ class Project:
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
+        commits = Project.commits
         try:
             con = _connect(tmp / DB_NAME)
             with con:
@@ -247,9 +253,16 @@ class Project:
             summary = project.add_records(files, dedupe=dedupe, on_progress=on_progress)
             project.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             project.con.close()
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError:
+                if path.exists():  # another command made it meanwhile
+                    raise UserError(f"{path}: already exists (made by another command meanwhile)") from None
+                raise
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if tmp.exists():  # not renamed into place: nothing of it was saved
+                Project.commits = commits
+                shutil.rmtree(tmp, ignore_errors=True)
             raise
         return cls(path, on_wait=on_wait), summary
 
@@ -277,7 +290,12 @@ class Project:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE``); waits for other writers and says so."""
+        """One write transaction (``BEGIN IMMEDIATE``); waits for other writers and says so.
+
+        Nested in another ``write()`` of the same project, it joins that transaction."""
+        if self.con.in_transaction:
+            yield self.con
+            return
         waited = False
         start = time.monotonic()
         while True:
@@ -301,7 +319,13 @@ class Project:
             self.con.execute("ROLLBACK")
             raise
         else:
-            self.con.execute("COMMIT")
+            try:
+                self.con.execute("COMMIT")
+            finally:
+                if self.con.in_transaction:  # interrupted before the COMMIT ran
+                    self.con.execute("ROLLBACK")
+                else:
+                    Project.commits += 1
 
     # ----------------------------------------------------------------- records
     def add_records(

@@ -1,8 +1,14 @@
-"""Feature extractors, selectable by name: ``tfidf``, ``static``, ``minilm`` and combinations
-joined with ``+`` (e.g. ``tfidf+static``: the parts side by side, each row L2-normalised).
+"""Feature extractors, selectable by a spec: ``tfidf``, ``static``, ``minilm``, or parts joined
+with ``+`` (e.g. ``tfidf+static``).
 
-Dense embeddings are cached per extractor and text (see :mod:`prioritiser.features.cache`),
-so adding records or ranking again embeds only new texts.
+Every part gives rows of unit L2 norm; a combination stacks the parts side by side, part ``i``
+multiplied by ``w_i / sqrt(sum w_j**2)`` (equal weights by default), so each part holds its
+share of every row and combined rows have unit norm too. The output is scipy CSR when any
+part is sparse (tf-idf), else a float32 ndarray; rows stay aligned with the texts.
+
+Dense parts (``static``, ``minilm``) are cached under a project's cache folder
+(:mod:`prioritiser.features.cache`): adding records or ranking again embeds only new texts.
+tf-idf is refitted on the whole pool every time (fast, and it must see the whole pool).
 """
 
 from __future__ import annotations
@@ -11,61 +17,95 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.pipeline import FeatureUnion
 
 from prioritiser.errors import UserError
-from prioritiser.features.cache import EmbeddingCache
+from prioritiser.features.dense import CachedEmbedder, DenseEmbedder
 from prioritiser.features.minilm import MiniLMEmbedder
 from prioritiser.features.static import StaticEmbedder
-from prioritiser.features.tfidf import make_tfidf
+from prioritiser.features.tfidf import TfidfExtractor, make_tfidf
 
-EMBEDDERS = {"static": StaticEmbedder, "minilm": MiniLMEmbedder}
-EXTRACTORS = ("tfidf", *EMBEDDERS)
+EMBEDDERS: dict[str, type[DenseEmbedder]] = {"static": StaticEmbedder, "minilm": MiniLMEmbedder}
+EXTRACTORS = {"tfidf": TfidfExtractor, **EMBEDDERS}
+
+__all__ = ["EMBEDDERS", "EXTRACTORS", "CombinedExtractor", "embed", "extract_features", "make_extractor",
+           "make_tfidf", "parse_spec"]
 
 
 def parse_spec(spec: str) -> list[str]:
-    parts = [p.strip() for p in spec.split("+") if p.strip()]
+    """The part names of a spec, in order (``"tfidf+static"`` -> ``["tfidf", "static"]``)."""
+    parts = [p.strip().lower() for p in str(spec).split("+")]
     unknown = [p for p in parts if p not in EXTRACTORS]
-    if not parts or unknown:
-        raise UserError(f"unknown feature extractor {spec!r}: use {', '.join(EXTRACTORS)} or a '+' combination")
+    if not spec or unknown or len(set(parts)) != len(parts):
+        raise UserError(f"unknown feature extractor {spec!r}: use {', '.join(EXTRACTORS)} or a '+' combination of them")
     return parts
 
 
-def embed(name: str, texts: list[str], cache_dir: Path | None = None, params: dict | None = None,
-          progress: bool = True) -> np.ndarray:
-    """Dense embeddings of ``texts`` by the named embedder, through the cache when given."""
-    embedder = EMBEDDERS[name](**(params or {}))
-    if cache_dir is None:
-        return embedder.embed(texts)
-    cache = EmbeddingCache(Path(cache_dir) / "embeddings", embedder.identity())
-    if not progress:
-        return cache.embed(texts, embedder.embed)
-    from rich.progress import Progress
+class CombinedExtractor(FeatureUnion):
+    """A FeatureUnion whose ``name`` is its spec (the parts' names joined with ``+``)."""
 
-    with Progress(transient=True) as bar:
-        task = bar.add_task(f"Embedding with {name}", total=None)
-        return cache.embed(texts, embedder.embed, on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+    @property
+    def name(self) -> str:
+        return "+".join(name for name, _ in self.transformer_list)
+
+    def fit_transform(self, X, y=None, **params):
+        return _as_output(super().fit_transform(X, y, **params))
+
+    def transform(self, X, **params):
+        return _as_output(super().transform(X, **params))
+
+
+def _as_output(matrix):
+    return matrix.tocsr().astype(np.float32, copy=False) if sp.issparse(matrix) else np.asarray(matrix, dtype=np.float32)
+
+
+def make_extractor(spec: str, *, cache_dir: Path | None = None, progress: bool = False, **params):
+    """An unfitted sklearn-style transformer (``fit``/``transform``/``fit_transform``, ``name``,
+    ``get_params``) for ``spec``.
+
+    ``params`` holds, per part name, that part's keyword arguments (``tfidf={"min_df": 1}``) and
+    ``weights={part: weight}`` for a combination; for a single part they may also be given flat
+    (``make_extractor("tfidf", min_df=1)``); groups for parts not in ``spec`` are ignored. With
+    ``cache_dir``, dense parts read and extend the embedding cache there (see
+    :class:`~prioritiser.features.dense.CachedEmbedder`); ``progress`` draws a bar while embedding.
+    """
+    parts = parse_spec(spec)
+    grouped = {name: dict(params.pop(name) or {}) for name in list(params) if name in EXTRACTORS}
+    per_part = {name: grouped.get(name, {}) for name in parts}
+    weights = params.pop("weights", None) or {}
+    if params and len(parts) == 1:
+        per_part[parts[0]].update(params)
+    elif params:
+        raise UserError(f"feature parameters {sorted(params)} must be grouped under a part of {spec!r}")
+    built = []
+    for name in parts:
+        try:
+            extractor = EXTRACTORS[name](**per_part[name])
+        except TypeError as error:
+            raise UserError(f"feature parameters for {name!r}: {error}") from None
+        if cache_dir is not None and name in EMBEDDERS:
+            extractor = CachedEmbedder(extractor, Path(cache_dir), progress=progress)
+        built.append((name, extractor))
+    if len(built) == 1:
+        return built[0][1]
+    raw = np.array([float(weights.get(name, 1.0)) for name in parts])
+    if (raw < 0).any() or not raw.any():
+        raise UserError(f"feature weights for {spec!r} must be non-negative and not all zero")
+    scaled = raw / np.linalg.norm(raw)
+    return CombinedExtractor(built, transformer_weights=dict(zip(parts, scaled.tolist())))
 
 
 def extract_features(spec: str, texts: list[str], cache_dir: Path | None = None, params: dict | None = None,
                      progress: bool = True):
-    """The feature matrix of ``texts`` (rows aligned): scipy CSR when ``tfidf`` is a part, else float32.
+    """The feature matrix of ``texts`` for ``spec`` (CSR float32 when tf-idf is a part, else a
+    float32 ndarray), fitted on all of ``texts``; ``params`` as for :func:`make_extractor`."""
+    extractor = make_extractor(spec, cache_dir=cache_dir, progress=progress, **(params or {}))
+    return _as_output(extractor.fit_transform(list(texts)))
 
-    ``params`` maps a part name to its keyword arguments, e.g. ``{"tfidf": {"min_df": 2}}``,
-    and ``weights`` to per-part weights of a combination.
-    """
-    params = params or {}
-    parts = parse_spec(spec)
-    weights = params.get("weights", {})
-    matrices = []
-    for part in parts:
-        if part == "tfidf":
-            matrix = make_tfidf(**params.get("tfidf", {})).fit_transform(texts)
-        else:
-            matrix = embed(part, texts, cache_dir, params.get(part), progress)
-        weight = float(weights.get(part, 1.0))
-        matrices.append(matrix * weight if weight != 1.0 else matrix)
-    if len(matrices) == 1:
-        return matrices[0]
-    if any(sp.issparse(m) for m in matrices):
-        return sp.hstack([sp.csr_matrix(m) for m in matrices], format="csr", dtype=np.float32)
-    return np.hstack(matrices).astype(np.float32)
+
+def embed(name: str, texts: list[str], cache_dir: Path | None = None, params: dict | None = None,
+          progress: bool = True) -> np.ndarray:
+    """Dense embeddings of ``texts`` by the embedder ``name`` (``static`` or ``minilm``)."""
+    if name not in EMBEDDERS:
+        raise UserError(f"{name!r} is not a dense embedder: use one of {', '.join(EMBEDDERS)}")
+    return extract_features(name, texts, cache_dir, {name: params or {}}, progress)

@@ -1,7 +1,8 @@
 """A static (lookup-table) encoder distilled from all-MiniLM-L6-v2 with model2vec.
 
-Bundled in ``models/static-minilm`` (see ``scripts/build_static_model.py``); embeds thousands
-of abstracts a second on a CPU. Embeddings are L2-normalised float32.
+Bundled in ``models/static-minilm`` (rebuilt by ``scripts/build_static_model.py``): a text's
+vector is the mean of its tokens' vectors, so it embeds thousands of abstracts a second on
+one CPU core. Loaded from local files only.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from prioritiser.errors import UserError
+from prioritiser.features.dense import DenseEmbedder, file_sha256, quiet_loading, unit_rows
 
 MODEL_DIR = Path(__file__).resolve().parent.parent.parent / "models" / "static-minilm"
 
@@ -22,24 +24,30 @@ def load_static(path: str):
 
     if not Path(path, "model.safetensors").is_file():
         raise UserError(f"{path}: the static encoder is missing; rebuild it with scripts/build_static_model.py")
-    return StaticModel.from_pretrained(path)
+    with quiet_loading():
+        return StaticModel.from_pretrained(path, force_download=False)
 
 
-class StaticEmbedder:
-    """Mean of static token vectors per text (stateless: ``fit`` does nothing)."""
+class StaticEmbedder(DenseEmbedder):
+    """Static MiniLM sentence vectors (float32, unit L2 norm; ``max_length`` tokens per text)."""
 
     name = "static"
 
     def __init__(self, model_dir: str | None = None, max_length: int = 512):
-        self.model_dir = model_dir or str(MODEL_DIR)
+        self.model_dir = model_dir
         self.max_length = max_length
 
+    @property
+    def path(self) -> Path:
+        return Path(self.model_dir) if self.model_dir else MODEL_DIR
+
+    @property
+    def dimensions(self) -> int:
+        return int(load_static(str(self.path)).dim)
+
     def identity(self) -> str:
-        digest = Path(self.model_dir, "model.safetensors").stat().st_size
-        return f"static:{Path(self.model_dir).name}:{digest}:{self.max_length}"
+        return f"static:{file_sha256(self.path / 'model.safetensors')}:max_length={self.max_length}"
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        model = load_static(self.model_dir)
-        vectors = np.asarray(model.encode(texts, max_length=self.max_length, show_progress_bar=False), dtype=np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        model = load_static(str(self.path))
+        return unit_rows(model.encode(texts, max_length=self.max_length, use_multiprocessing=False))

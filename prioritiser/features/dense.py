@@ -1,0 +1,134 @@
+"""Dense text embedders (sentence vectors) and the cached form in which projects use them."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from prioritiser.features.cache import EmbeddingCache
+
+
+@lru_cache(maxsize=8)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a model file, computed once per process for each version of the file."""
+    stat = Path(path).stat()
+    return _file_sha256(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Silence the load reports, warnings and progress bars of transformers and huggingface_hub
+    while a model loads (they describe harmless details of the bundled files)."""
+    from transformers.utils import logging as transformers_logging
+
+    loggers = [logging.getLogger(name) for name in ("transformers", "huggingface_hub", "sentence_transformers")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    bars = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+        if bars:
+            transformers_logging.enable_progress_bar()
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` as float32 rows of unit L2 norm (all-zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, np.float32(1e-12))
+
+
+class DenseEmbedder(TransformerMixin, BaseEstimator):
+    """Base of the sentence embedders: stateless (``fit`` learns nothing), rows of unit L2 norm.
+
+    Subclasses set ``name`` and ``dimensions`` and define ``identity()`` (a string that changes
+    whenever the vectors would: model file hash and encoding parameters) and ``embed(texts)``.
+    """
+
+    name: str
+    dimensions: int
+
+    def identity(self) -> str:
+        raise NotImplementedError
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit(self, texts: list[str], y=None) -> DenseEmbedder:
+        return self
+
+    def transform(self, texts: list[str]) -> np.ndarray:
+        texts = list(texts)
+        return self.embed(texts) if texts else np.zeros((0, self.dimensions), dtype=np.float32)
+
+
+@contextmanager
+def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A ``(done, total)`` callback drawing a rich progress bar on stderr when ``enabled`` and a terminal."""
+    if not (enabled and sys.stderr.isatty()):
+        yield lambda done, total: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+class CachedEmbedder(TransformerMixin, BaseEstimator):
+    """``embedder`` with its vectors cached under ``cache_dir``: only texts never embedded by this
+    embedder identity are passed to the model. Output equals ``embedder.transform``."""
+
+    def __init__(self, embedder: DenseEmbedder, cache_dir: Path, progress: bool = False):
+        self.embedder = embedder
+        self.cache_dir = cache_dir
+        self.progress = progress
+
+    @property
+    def name(self) -> str:
+        return self.embedder.name
+
+    @property
+    def dimensions(self) -> int:
+        return self.embedder.dimensions
+
+    def identity(self) -> str:
+        return self.embedder.identity()
+
+    def cache(self) -> EmbeddingCache:
+        """The cache folder: ``<cache_dir>/embeddings/<name>-<first 16 hex of SHA-256 of identity>``."""
+        tag = hashlib.sha256(self.identity().encode()).hexdigest()[:16]
+        return EmbeddingCache(Path(self.cache_dir) / "embeddings" / f"{self.embedder.name}-{tag}")
+
+    def fit(self, texts: list[str], y=None) -> CachedEmbedder:
+        return self
+
+    def transform(self, texts: list[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return self.embedder.transform(texts)
+        with progress_bar(f"Embedding with {self.name}", self.progress) as report:
+            return self.cache().get_or_embed(texts, self.embedder.embed, progress=report)

@@ -1,0 +1,127 @@
+"""How many relevant records remain unscreened: a point estimate and a one-sided upper bound,
+hence the estimated recall and a lower confidence bound on it.
+
+Upper bound (``remaining_upper``, so ``recall_lower``):
+  * with a certification sample (the trailing run of random draws): the exact
+    hypergeometric upper bound on the relevant records the urn held, minus those the sample
+    found. Valid for any ranking.
+  * otherwise, ranked windows: the trailing windows of the last m, m/2, m/4, ... ranked
+    records (m ranked so far, windows of at least 25) are each treated as a random sample
+    from themselves plus the unscreened records, each bound taken at alpha / (number of
+    windows) (Bonferroni), and the smallest kept. Exact for a random order; for a
+    prioritised order, which puts relevant records earlier than random would, a window
+    over-represents them and the bound errs high. Before any ranked record beyond the
+    priors nothing is known and the bound is every unscreened record.
+
+Point estimate (``estimated_remaining``):
+  * with a sample: the sample's prevalence times the undrawn records of its urn.
+  * otherwise: a discovery rate a·exp(-b·x) along the ranked order x = 1, 2, ... fitted by
+    maximum likelihood (Poisson approximation; b >= 0, so the rate never rises) and
+    integrated over the unscreened records, as if they were screened next in ranked order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from prioritiser.stopping.history import ScreeningHistory
+from prioritiser.stopping.urn import significance, urn_upper_bound
+
+
+def _geometric_sum(q: float, start: int, stop: int) -> float:
+    """sum of q**x for x = start..stop (0 when stop < start); q in [0, 1]."""
+    if stop < start:
+        return 0.0
+    if q >= 1.0:
+        return float(stop - start + 1)
+    return float((q ** start - q ** (stop + 1)) / (1.0 - q))
+
+
+def decay_fit(ranked: np.ndarray) -> tuple[float, float]:
+    """Maximum-likelihood (a, q) of the rate a·q**x (q = exp(-b), 0 < q <= 1) from 0/1 labels
+    in ranked order. The likelihood equation sets the mean position of the relevant records
+    to the mean of a geometric distribution truncated to 1..m, which falls with b: bisection."""
+    m, r = len(ranked), int(ranked.sum())
+    if r == 0:
+        return 0.0, 1.0
+    mean = float(np.flatnonzero(ranked).mean() + 1)
+    x = np.arange(1, m + 1, dtype=np.float64)
+
+    def truncated_mean(b: float) -> float:
+        w = np.exp(-b * (x - 1))
+        return float((w * x).sum() / w.sum())
+
+    if mean >= truncated_mean(0.0):
+        b = 0.0
+    else:
+        lo, hi = 0.0, 1.0
+        while truncated_mean(hi) > mean:
+            hi *= 4.0
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if truncated_mean(mid) > mean else (lo, mid)
+        b = 0.5 * (lo + hi)
+    q = float(np.exp(-b))
+    return r / _geometric_sum(q, 1, m), q
+
+
+def remaining_upper(history: ScreeningHistory, confidence: float = 0.95, min_window: int = 25) -> tuple[int, dict]:
+    """A (confidence) upper bound on the relevant records still unscreened, and how it was got."""
+    alpha = significance(confidence)
+    if history.n_unscreened == 0:
+        return 0, {"method": "all screened"}
+    n = history.sample_size
+    if n:
+        k = int(history.labels[history.n_screened - n:].sum())
+        urn = history.n_unscreened + n
+        return int(urn_upper_bound(k, urn, n, alpha)) - k, {"method": "random sample", "sample_size": n, "sample_k": k}
+    ranked = history.ranked_labels
+    lengths = trailing_lengths(len(ranked), min_window)
+    if not len(lengths):
+        return history.n_unscreened, {"method": "no information"}
+    k = np.array([int(ranked[len(ranked) - n:].sum()) for n in lengths])
+    bounds = urn_upper_bound(k, history.n_unscreened + lengths, lengths, alpha / len(lengths)) - k
+    best = int(np.argmin(bounds))
+    return int(bounds[best]), {"method": "ranked windows", "window": int(lengths[best]), "window_k": int(k[best]),
+                               "windows_tried": len(lengths)}
+
+
+def trailing_lengths(m: int, min_window: int) -> np.ndarray:
+    """Window lengths m, m/2, m/4, ... down to ``min_window`` (just m when m is shorter)."""
+    lengths = [m]
+    while lengths[-1] // 2 >= min_window:
+        lengths.append(lengths[-1] // 2)
+    return np.array([n for n in lengths if n > 0], dtype=np.int64)
+
+
+def point_remaining(history: ScreeningHistory) -> float:
+    """Point estimate of the relevant records still unscreened (see the module docstring)."""
+    if history.n_unscreened == 0:
+        return 0.0
+    n = history.sample_size
+    if n:
+        k = int(history.labels[history.n_screened - n:].sum())
+        return k / n * history.n_unscreened
+    ranked = history.ranked_labels
+    a, q = decay_fit(ranked)
+    return a * _geometric_sum(q, len(ranked) + 1, len(ranked) + history.n_unscreened)
+
+
+def estimate(history: ScreeningHistory, confidence: float = 0.95) -> dict:
+    """JSON-ready recall estimate: includes_found, estimated_remaining, estimated_recall,
+    remaining_upper_95 and recall_lower_95 (``confidence`` = 0.95 by default; the keys keep
+    the 95 name for the CLI), plus how the bound was obtained."""
+    found = history.found
+    point = point_remaining(history)
+    upper, how = remaining_upper(history, confidence)
+    return {
+        "includes_found": found,
+        "screened": history.n_screened,
+        "unscreened": history.n_unscreened,
+        "estimated_remaining": float(point),
+        "estimated_recall": float(found / (found + point)) if found + point > 0 else 1.0,
+        "remaining_upper_95": int(upper),
+        "recall_lower_95": float(found / (found + upper)) if found + upper > 0 else 1.0,
+        "confidence": confidence,
+        **how,
+    }

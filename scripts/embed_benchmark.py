@@ -1,0 +1,101 @@
+"""Records per second of each feature extractor on the benchmark abstracts, and the embedding cache at scale.
+
+    .venv/bin/python scripts/embed_benchmark.py [--records 5000] [--minilm-records 300] [--cache-rows 1000000]
+
+Texts are title + abstract from /work/shared/benchmark/datasets/*.csv.gz (or --datasets). Times
+exclude loading a model and use no cache unless the row says so. CPU seconds count every thread
+of this process: on a machine shared with other work they show the cost better than wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from prioritiser.features import extract_features, make_extractor
+from prioritiser.features.cache import EmbeddingCache, text_keys
+
+DATASETS = Path("/work/shared/benchmark/datasets")
+
+
+def load_texts(folder: Path, n: int) -> list[str]:
+    frames = [pd.read_csv(path, usecols=["title", "abstract"], dtype=str, keep_default_na=False)
+              for path in sorted(folder.glob("*.csv.gz"))]
+    frame = pd.concat(frames)
+    return (frame["title"] + ". " + frame["abstract"]).head(n).tolist()
+
+
+def timed(action) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (this process, all threads) of ``action()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    action()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def extractor_rows(texts: list[str], minilm_records: int) -> list[tuple[str, int, tuple[float, float]]]:
+    """(what, records, (wall, cpu) seconds) for each extractor; models are loaded before timing."""
+    rows = []
+    for spec, n in (("tfidf", len(texts)), ("static", len(texts)), ("tfidf+static", len(texts)),
+                    ("minilm", minilm_records)):
+        if n == 0:
+            continue
+        make_extractor(spec).fit_transform(texts[:2])  # load the model
+        rows.append((spec, n, timed(lambda: extract_features(spec, texts[:n], progress=False))))
+    with tempfile.TemporaryDirectory() as cache_dir:
+        sim = texts[:2000]
+        rows.append(("tfidf+static, 2000 records, empty cache", len(sim),
+                     timed(lambda: extract_features("tfidf+static", sim, Path(cache_dir), progress=False))))
+        rows.append(("tfidf+static, 2000 records, cached", len(sim),
+                     timed(lambda: extract_features("tfidf+static", sim, Path(cache_dir), progress=False))))
+    return rows
+
+
+def cache_rows(n: int, dimensions: int = 384, shard_rows: int = 8192) -> list[tuple[str, int, tuple[float, float]]]:
+    """Store n random vectors through the cache, then read all of them and a 2,000-text slice."""
+    texts = [f"synthetic record {i}" for i in range(n)]
+    rng = np.random.default_rng(0)
+
+    def embed(batch: list[str]) -> np.ndarray:
+        return rng.standard_normal((len(batch), dimensions), dtype=np.float32)
+
+    rows = [("sha256 of texts", n, timed(lambda: text_keys(texts)))]
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as folder:  # on disk: /tmp may be memory
+        cache = EmbeddingCache(Path(folder))
+        rows.append((f"cache: embed+store {dimensions}-d (random vectors)", n,
+                     timed(lambda: cache.get_or_embed(texts, embed, batch_size=shard_rows, shard_rows=shard_rows))))
+        rows.append(("cache: read all", n, timed(lambda: cache.get_or_embed(texts, embed))))
+        sample = [texts[i] for i in rng.choice(n, size=min(n, 2000), replace=False)]
+        rows.append(("cache: read 2,000 of them", len(sample), timed(lambda: cache.get_or_embed(sample, embed))))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", type=Path, default=DATASETS)
+    parser.add_argument("--records", type=int, default=5000)
+    parser.add_argument("--minilm-records", type=int, default=300)
+    parser.add_argument("--cache-rows", type=int, default=0, help="also time the cache with this many vectors")
+    args = parser.parse_args()
+
+    import torch
+
+    from prioritiser.features.minilm import load_minilm
+
+    texts = load_texts(args.datasets, args.records)
+    rows = extractor_rows(texts, args.minilm_records)
+    if args.cache_rows:
+        rows += cache_rows(args.cache_rows)
+    print(f"{'what':<52} {'records':>9} {'wall s':>8} {'cpu s':>8} {'records/s':>10} {'per cpu s':>10}")
+    for what, n, (wall, cpu) in rows:
+        print(f"{what:<52} {n:>9} {wall:>8.3f} {cpu:>8.3f} {n / wall:>10.0f} {n / max(cpu, 1e-9):>10.0f}")
+    device = load_minilm().device if args.minilm_records else "not loaded"
+    print(f"CUDA available: {torch.cuda.is_available()}; minilm ran on: {device}; torch threads: {torch.get_num_threads()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""Feature extractors and the embedding cache, on the bundled example abstracts and the real models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from prioritiser.errors import UserError
+from prioritiser.features import extract_features, make_extractor, parse_spec
+from prioritiser.features.cache import EmbeddingCache, text_keys
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+ACE_TRIAL = "Randomised trial of ACE inhibitors in hypertension"
+ACE_BP = "ACE inhibitor blood pressure trial"
+SOFTWARE = "Software engineering tertiary study"
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    frame = pd.read_csv(DATA / "example.csv").head(60).fillna("")
+    return (frame["title"] + " " + frame["abstract"]).tolist()
+
+
+@pytest.fixture
+def encode_calls(monkeypatch):
+    """Texts passed to the real static model's ``encode``, call by call."""
+    from model2vec import StaticModel
+
+    calls: list[list[str]] = []
+    real = StaticModel.encode
+
+    def spy(self, sentences, **kwargs):
+        calls.append(list(sentences))
+        return real(self, sentences, **kwargs)
+
+    monkeypatch.setattr(StaticModel, "encode", spy)
+    return calls
+
+
+def _row_norms(matrix) -> np.ndarray:
+    if sp.issparse(matrix):
+        return np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    return np.linalg.norm(matrix, axis=1)
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_tfidf_is_sparse_deterministic_and_unit_norm(texts):
+    first = extract_features("tfidf", texts)
+    second = extract_features("tfidf", list(texts))
+    assert sp.isspmatrix_csr(first) and first.dtype == np.float32
+    assert first.shape[0] == len(texts) and first.shape[1] > 100
+    assert (first != second).nnz == 0
+    np.testing.assert_allclose(_row_norms(first), 1.0, rtol=1e-5)
+
+
+def test_tfidf_drops_terms_of_a_single_record_but_survives_a_tiny_pool():
+    extractor = make_extractor("tfidf")
+    pool = extractor.fit_transform(["renal outcomes trial", "renal outcomes cohort", "zebrafish"])
+    assert pool.shape == (3, 3)  # renal, outcomes, "renal outcomes"
+    assert pool[2].nnz == 0
+    new = extractor.transform(["zebrafish trial", "renal function", "Outcomes: renal outcomes."])
+    assert new[0].nnz == 0 and new[1].nnz == 1 and new[2].nnz == 3
+    tiny = extract_features("tfidf", ["a single abstract about hypertension"])
+    assert tiny.shape[0] == 1 and tiny.nnz > 0
+    assert extract_features("tfidf", ["the of and", "and the"]).nnz > 0
+    with pytest.raises(UserError, match="no record has a word"):
+        extract_features("tfidf", ["", " "])
+
+
+def test_tfidf_matches_scikit_learn_vectorizer(texts):
+    """Same features as TfidfVectorizer (up to column order): equal similarities between records."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    ours = extract_features("tfidf", texts)
+    reference = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.95, stop_words="english", sublinear_tf=True,
+                                strip_accents="unicode").fit_transform(texts)
+    assert ours.shape == reference.shape
+    np.testing.assert_allclose((ours @ ours.T).toarray(), (reference @ reference.T).toarray(), atol=1e-5)
+
+
+def test_flat_and_grouped_params_reach_the_part():
+    assert make_extractor("tfidf", min_df=1).get_params()["min_df"] == 1
+    assert make_extractor("tfidf", tfidf={"ngram_max": 1}, static={"max_length": 64}).get_params()["ngram_max"] == 1
+    with pytest.raises(UserError, match="grouped"):
+        make_extractor("tfidf+static", min_df=1)
+    with pytest.raises(UserError, match="for 'tfidf'"):
+        make_extractor("tfidf", bogus=3)
+    for bad in ("", "bert", "tfidf+tfidf", "tfidf+"):
+        with pytest.raises(UserError, match="unknown feature extractor"):
+            parse_spec(bad)
+
+
+def test_static_is_dense_deterministic_and_unit_norm(texts):
+    first = extract_features("static", texts, progress=False)
+    second = extract_features("static", texts, progress=False)
+    assert isinstance(first, np.ndarray) and first.dtype == np.float32
+    assert first.shape == (len(texts), make_extractor("static").dimensions)
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_allclose(_row_norms(first), 1.0, rtol=1e-5)
+    empty = extract_features("static", ["", texts[0]], progress=False)
+    assert not empty[0].any() and empty.shape[0] == 2
+
+
+@pytest.mark.parametrize("spec", ["static", pytest.param("minilm", marks=pytest.mark.slow)])
+def test_dense_embeddings_put_related_abstracts_together(spec):
+    trial, bp, software = extract_features(spec, [ACE_TRIAL, ACE_BP, SOFTWARE], progress=False)
+    assert _cosine(trial, bp) > _cosine(trial, software) + 0.2
+    assert _cosine(trial, bp) > _cosine(bp, software) + 0.2
+
+
+def test_cache_embeds_only_texts_never_seen(tmp_path, texts, encode_calls):
+    uncached = extract_features("static", texts, progress=False)
+    encode_calls.clear()
+    first = extract_features("static", texts + texts[:5], cache_dir=tmp_path, progress=False)
+    assert sum(map(len, encode_calls)) == len(texts)  # duplicates embedded once
+    np.testing.assert_array_equal(first[: len(texts)], uncached)
+    np.testing.assert_array_equal(first[len(texts):], uncached[:5])
+
+    encode_calls.clear()
+    again = extract_features("static", texts[::-1], cache_dir=tmp_path, progress=False)
+    assert encode_calls == []
+    np.testing.assert_array_equal(again, uncached[::-1])
+
+    added = ["Blood pressure lowering with ramipril in older adults", "A mapping study of test automation"]
+    extended = extract_features("static", texts + added, cache_dir=tmp_path, progress=False)
+    assert sorted(t for call in encode_calls for t in call) == sorted(added)
+    np.testing.assert_array_equal(extended[: len(texts)], uncached)
+    np.testing.assert_array_equal(extended[len(texts):], extract_features("static", added, progress=False))
+
+
+def test_cache_is_keyed_by_model_identity(tmp_path, texts, encode_calls):
+    extract_features("static", texts[:10], cache_dir=tmp_path, progress=False)
+    encode_calls.clear()
+    short = extract_features("static", texts[:10], cache_dir=tmp_path, params={"max_length": 8}, progress=False)
+    assert sum(map(len, encode_calls)) == 10
+    assert not np.allclose(short, extract_features("static", texts[:10], progress=False))
+
+
+def _shard_files(tmp_path: Path, suffix: str) -> list[Path]:
+    return sorted((tmp_path / "embeddings").glob(f"*/*{suffix}"))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "drop_vectors"])
+def test_damaged_shard_is_detected_and_rebuilt(tmp_path, texts, encode_calls, damage):
+    uncached = extract_features("static", texts, progress=False)
+    extract_features("static", texts, cache_dir=tmp_path, progress=False)
+    [vectors] = _shard_files(tmp_path, ".vectors.npy")
+    raw = vectors.read_bytes()
+    if damage == "truncate":
+        vectors.write_bytes(raw[: len(raw) // 2])
+    elif damage == "flip":
+        vectors.write_bytes(raw[:-9] + bytes([raw[-9] ^ 0x40]) + raw[-8:])
+    else:
+        vectors.unlink()
+    encode_calls.clear()
+    rebuilt = extract_features("static", texts, cache_dir=tmp_path, progress=False)
+    assert sum(map(len, encode_calls)) == len(texts)
+    np.testing.assert_array_equal(rebuilt, uncached)
+    assert len(_shard_files(tmp_path, ".index.npz")) == 1
+    encode_calls.clear()
+    extract_features("static", texts, cache_dir=tmp_path, progress=False)
+    assert encode_calls == []
+
+
+def test_a_shard_without_index_is_never_read(tmp_path):
+    """A crash between writing a shard's vectors and its index leaves vectors nobody reads."""
+    cache = EmbeddingCache(tmp_path)
+    keys = text_keys(["a", "b"])
+    cache.append(keys, np.eye(2, 3, dtype=np.float32))
+    [index] = tmp_path.glob("*.index.npz")
+    index.unlink()
+    found, vectors = cache.lookup(keys)
+    assert not found.any() and vectors is None
+
+
+def test_cache_reads_the_rows_of_many_shards(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    rng = np.random.default_rng(0)
+    texts = [f"record {i}" for i in range(5000)]
+    truth = rng.standard_normal((len(texts), 16)).astype(np.float32)
+    calls = []
+
+    def embed(batch):
+        calls.append(len(batch))
+        return truth[[int(t.split()[1]) for t in batch]]
+
+    out = cache.get_or_embed(texts[:3000], embed, batch_size=700, shard_rows=1000)
+    np.testing.assert_array_equal(out, truth[:3000])
+    assert len(list(tmp_path.glob("*.index.npz"))) == 3
+    calls.clear()
+    query = rng.permutation(len(texts))
+    out = cache.get_or_embed([texts[i] for i in query], embed, batch_size=700, shard_rows=1000)
+    np.testing.assert_array_equal(out, truth[query])
+    assert sum(calls) == 2000
+
+
+def test_combination_stacks_parts_with_equal_shares(texts, tmp_path):
+    tfidf = extract_features("tfidf", texts)
+    static = extract_features("static", texts, progress=False)
+    both = extract_features("tfidf+static", texts, cache_dir=tmp_path, progress=False)
+    assert sp.isspmatrix_csr(both) and both.dtype == np.float32
+    assert both.shape == (len(texts), tfidf.shape[1] + static.shape[1])
+    np.testing.assert_allclose(_row_norms(both), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(both[:, tfidf.shape[1]:].toarray(), static / np.sqrt(2), rtol=1e-5, atol=1e-7)
+
+    weighted = extract_features("tfidf+static", texts, params={"weights": {"tfidf": 3.0}}, progress=False)
+    share = _row_norms(weighted[:, : tfidf.shape[1]]) ** 2
+    np.testing.assert_allclose(share, 0.9, rtol=1e-4)
+
+    extractor = make_extractor("static+tfidf")
+    assert extractor.name == "static+tfidf"
+    assert isinstance(extractor.fit_transform(texts), sp.csr_matrix)
+
+
+@pytest.mark.slow
+def test_minilm_embeddings_are_cached(tmp_path, monkeypatch):
+    from sentence_transformers import SentenceTransformer
+
+    calls = []
+    real = SentenceTransformer.encode
+
+    def spy(self, sentences, *args, **kwargs):
+        calls.append(list(sentences))
+        return real(self, sentences, *args, **kwargs)
+
+    monkeypatch.setattr(SentenceTransformer, "encode", spy)
+    texts = [ACE_TRIAL, ACE_BP, SOFTWARE]
+    first = extract_features("minilm", texts, cache_dir=tmp_path, progress=False)
+    assert first.shape == (3, 384) and first.dtype == np.float32
+    np.testing.assert_allclose(_row_norms(first), 1.0, rtol=1e-5)
+    again = extract_features("minilm", texts + ["Urinary incontinence drugs"], cache_dir=tmp_path, progress=False)
+    assert [sorted(call) for call in calls] == [sorted(texts), ["Urinary incontinence drugs"]]
+    np.testing.assert_array_equal(again[:3], first)

@@ -1,0 +1,195 @@
+"""Recall estimates and stopping rules on hand-computed and simulated screening histories."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import hypergeom
+
+from prioritiser.stopping import (ConsecutiveIrrelevantRule, KneeRule, RankedStatisticalRule, ScreeningHistory,
+                                  StatisticalRule, default_rule, default_rules, estimate, evaluate_all, next_action,
+                                  samples_needed)
+from prioritiser.stopping.simulation import StoppingMonitor
+from prioritiser.stopping.urn import recall_p_value, sample_needed, target_remaining, urn_upper_bound
+
+
+def history_with_sample(n_total, ranked, sample):
+    labels = np.concatenate([ranked, sample]).astype(int)
+    randomly = np.concatenate([np.zeros(len(ranked), bool), np.ones(len(sample), bool)])
+    return ScreeningHistory(n_total, labels, randomly)
+
+
+def test_target_remaining_is_the_smallest_count_that_breaks_the_target():
+    # 19 found: one more unseen gives 19/20 = 0.95 (not below), two give 19/21 < 0.95
+    assert target_remaining(19, 19, 0.95) == 2
+    # 10 found: a single miss gives 10/11 = 0.909 < 0.95
+    assert target_remaining(10, 10, 0.95) == 1
+    # 10 found, 2 of them in the sample: K counts the urn, which held those 2 as well
+    assert target_remaining(10, 8, 0.95) == 3
+    for found in range(1, 200):
+        for target in (0.8, 0.9, 0.95, 0.99):
+            k = int(target_remaining(found, found, target))
+            assert found / (found + k) < target <= found / (found + k - 1)
+
+
+def test_p_value_matches_the_hypergeometric_cdf_on_small_urns():
+    # urn of 10, K_tar = 2, sample of 5 with none relevant: C(8,5)/C(10,5) = 56/252
+    assert recall_p_value(0, 10, 5, 19, 19, 0.95) == pytest.approx(56 / 252)
+    # K_tar = 1: the single relevant record escapes a sample of 19 out of 20 with chance 1/20
+    assert recall_p_value(0, 20, 19, 10, 10, 0.95) == pytest.approx(1 / 20)
+    # one relevant in the sample; K_tar = floor(11/0.95 - 10) + 1 = 2
+    assert recall_p_value(1, 30, 12, 11, 10, 0.95) == pytest.approx(hypergeom.cdf(1, 30, 2, 12))
+    # the whole urn screened: no doubt left
+    assert recall_p_value(0, 20, 20, 10, 10, 0.95) == 0.0
+
+
+def test_statistical_rule_stops_on_a_sample_that_rejects_the_null():
+    ranked = np.r_[np.ones(10), np.zeros(70)]
+    rule = StatisticalRule(target_recall=0.95, confidence=0.95)
+    # 100 records: 80 ranked, then the 20 left form the urn; 19 random draws leave p = 1/20
+    verdict = rule.evaluate(history_with_sample(100, ranked, np.zeros(19)))
+    assert not verdict.stop and verdict.evidence["p_value"] == pytest.approx(0.05)
+    assert verdict.evidence["samples_needed"] == 1
+    assert rule.evaluate(history_with_sample(100, ranked, np.zeros(20))).stop
+    # an include in the sample raises K_tar but also the evidence against H0
+    verdict = rule.evaluate(history_with_sample(100, ranked, np.r_[1, np.zeros(10)]))
+    assert verdict.evidence["k"] == 1 and verdict.evidence["k_target"] == 2
+    assert verdict.evidence["p_value"] == pytest.approx(hypergeom.cdf(1, 20, 2, 11))
+
+
+def test_samples_needed_by_hand_and_monotone_in_target():
+    history = ScreeningHistory(100, np.r_[np.ones(10), np.zeros(70)])
+    # target 0.95: K_tar = 1, P(X=0) = (20-n)/20 < 0.05 needs n = 20
+    assert samples_needed(history, 0.95, 0.95) == 20
+    # target 0.9: K_tar = 2, (20-n)(19-n)/380 < 0.05 first at n = 16
+    assert samples_needed(history, 0.90, 0.95) == 16
+    big = ScreeningHistory(5000, np.r_[np.ones(60), np.zeros(940)])
+    needed = [samples_needed(big, t, 0.95) for t in (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)]
+    assert needed == sorted(needed) and needed[0] < needed[-1]
+    assert [samples_needed(big, 0.9, c) for c in (0.8, 0.9, 0.95, 0.99)] == sorted(
+        samples_needed(big, 0.9, c) for c in (0.8, 0.9, 0.95, 0.99))
+
+
+def test_sample_needed_is_the_first_rejecting_size():
+    for k, urn, n, found, before in [(0, 500, 0, 40, 40), (2, 800, 100, 52, 50), (0, 60, 10, 5, 5)]:
+        m = int(sample_needed(k, urn, n, found, before, 0.95, 0.05))
+        assert recall_p_value(k, urn, n + m, found, before, 0.95) < 0.05
+        if m:
+            assert recall_p_value(k, urn, n + m - 1, found, before, 0.95) >= 0.05
+
+
+def test_urn_upper_bound_is_the_largest_unrejected_count():
+    for k, urn, n in [(0, 1000, 200), (3, 1000, 200), (0, 50, 50), (5, 300, 40)]:
+        bound = int(urn_upper_bound(k, urn, n, 0.05))
+        assert hypergeom.cdf(k, urn, bound, n) > 0.05
+        if bound < urn - (n - k):
+            assert hypergeom.cdf(k, urn, bound + 1, n) <= 0.05
+    assert urn_upper_bound(0, 50, 50, 0.05) == 0
+
+
+def test_ranked_rule_uses_the_best_trailing_window():
+    labels = np.r_[1, 0, np.ones(30), np.zeros(1500)]
+    history = ScreeningHistory(2000, labels, n_prior=2)
+    verdict = RankedStatisticalRule().evaluate(history)
+    ev = verdict.evidence
+    assert ev["p_value"] == pytest.approx(recall_p_value(ev["k"], 468 + ev["window"], ev["window"], 31, 31 - ev["k"], 0.95))
+    # every other window gives a larger p
+    ranked = labels[2:]
+    for n in (100, 700, 1500, 1530):
+        k = int(ranked[-n:].sum())
+        assert recall_p_value(k, 468 + n, n, 31, 31 - k, 0.95) >= ev["p_value"] - 1e-12
+
+
+def test_knee_on_a_synthetic_gain_curve():
+    rule = KneeRule()
+    steep = np.r_[1, 0, np.tile([1, 0], 50)]  # 50 includes in the first 100 ranked records
+    early = ScreeningHistory(5000, np.r_[steep, np.zeros(100)], n_prior=2)
+    ev = rule.evaluate(early).evidence
+    assert ev["knee"] in (99, 100) and ev["needed_ratio"] == 106
+    assert ev["slope_ratio"] == pytest.approx((50 / ev["knee"]) / (1 / (200 - ev["knee"])), rel=0.02)
+    assert not rule.evaluate(early).stop  # ratio about 50 < 106
+    late = ScreeningHistory(5000, np.r_[steep, np.zeros(300)], n_prior=2)
+    assert rule.evaluate(late).stop  # ratio about 200 >= 106
+    # below the minimum screened the rule waits whatever the ratio
+    patient = KneeRule(min_screened=500)
+    ev = patient.evaluate(late).evidence
+    assert ev["slope_ratio"] >= ev["needed_ratio"] and not patient.evaluate(late).stop
+
+
+def test_consecutive_irrelevant_counts_the_trailing_run():
+    rule = ConsecutiveIrrelevantRule(count=100)
+    assert not rule.evaluate(ScreeningHistory(1000, np.r_[1, np.zeros(99)])).stop
+    verdict = rule.evaluate(ScreeningHistory(1000, np.r_[1, np.zeros(100)]))
+    assert verdict.stop and verdict.evidence == {"consecutive_irrelevant": 100, "needed": 100}
+    assert not ConsecutiveIrrelevantRule(count=10, share=0.2).evaluate(ScreeningHistory(1000, np.r_[1, np.zeros(150)])).stop
+
+
+def test_lower_bound_covers_true_recall_on_random_orders():
+    """In a uniformly random order every trailing window is a random sample: the 95% lower
+    bound must sit at or below the true recall at >= 95% of checkpoints."""
+    covered = total = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        labels = rng.permutation(np.r_[np.ones(30, int), np.zeros(570, int)])
+        for s in range(20, 600, 20):
+            est = estimate(ScreeningHistory(600, labels[:s]))
+            covered += est["recall_lower_95"] <= labels[:s].sum() / 30 + 1e-12
+            total += 1
+    assert covered / total >= 0.95
+
+
+def test_estimate_is_json_ready_and_consistent():
+    rng = np.random.default_rng(3)
+    labels = np.r_[1, 0, (rng.random(400) < np.linspace(0.5, 0.0, 400)).astype(int)]
+    est = estimate(ScreeningHistory(1500, labels, n_prior=2))
+    json.dumps(est)
+    assert est["includes_found"] == labels.sum()
+    assert 0 <= est["recall_lower_95"] <= est["estimated_recall"] <= 1
+    assert est["estimated_remaining"] <= est["remaining_upper_95"]
+    rows = evaluate_all(ScreeningHistory(1500, labels, n_prior=2))
+    json.dumps(rows)
+    assert [r["default"] for r in rows].count(True) == 1
+    assert {r["rule"] for r in rows} >= {"statistical", "statistical-ranked", "knee", "consecutive-irrelevant"}
+
+
+def test_next_action_certifies_with_random_samples_then_stops():
+    rule = StatisticalRule()
+    ranked = np.r_[np.ones(40), np.zeros(400)]
+    history = ScreeningHistory(1000, ranked)
+    action = next_action(history, rule)
+    assert action in ("ranked",) or action[0] == "random"
+    k = samples_needed(history)
+    done = history_with_sample(1000, ranked, np.zeros(k))
+    assert next_action(done, rule) == "stop"
+    partial = history_with_sample(1000, ranked, np.zeros(k // 2))
+    assert next_action(partial, rule) == ("random", samples_needed(partial))
+
+
+def test_monitor_replays_rules_and_checkpoints():
+    rng = np.random.default_rng(0)
+    labels = np.r_[1, 0, (rng.random(998) < np.linspace(0.3, 0.0, 998)).astype(int)]
+    monitor = StoppingMonitor(n_total=1000, n_prior=2, seed=1)
+    for s in range(2, 1001):
+        monitor.observe(labels[:s], labels[s:])
+        if monitor.done:
+            break
+    summary = monitor.summary()
+    json.dumps(summary)
+    assert monitor.done and [r["rule"] for r in summary] == [r.name for r in default_rules()]
+    for row in summary:
+        assert row["found"] <= labels.sum() and row["recall"] == pytest.approx(row["found"] / labels.sum())
+    assert monitor.checkpoints and all(c["recall_lower_95"] <= 1 for c in monitor.checkpoints)
+
+
+def test_bad_inputs_are_rejected():
+    with pytest.raises(ValueError):
+        ScreeningHistory(5, [1, 0, 1, 0, 1, 0])
+    with pytest.raises(ValueError):
+        ScreeningHistory(10, [1, 2])
+    with pytest.raises(ValueError):
+        StatisticalRule(target_recall=1.0)
+    assert default_rule(0.9, 0.8).parameters["target_recall"] == 0.9
+    assert math.isfinite(estimate(ScreeningHistory(10, []))["recall_lower_95"])
