@@ -97,3 +97,81 @@ def get_order(source: str, bench: Path, orders: Path | None, dataset: str, seed:
     if len(ids) != len(frame) or set(ids) != set(label_of):
         raise SystemExit(f"{dataset} seed {seed}: the order does not list every record exactly once")
     return np.array([label_of[i] for i in ids], dtype=np.int64)
+
+
+def replay(labels: np.ndarray, n_prior: int, target: float, confidence: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """Every rule's stop and the checkpoints of the estimate along one full screening order."""
+    from prioritiser.stopping import default_rules
+    from prioritiser.stopping.simulation import StoppingMonitor
+
+    monitor = StoppingMonitor(n_total=len(labels), n_prior=n_prior, rules=default_rules(target, confidence), seed=seed)
+    for s in range(n_prior, len(labels) + 1):
+        monitor.observe(labels[:s], labels[s:])
+    return monitor.summary(), monitor.checkpoints
+
+
+def run_one(task: tuple) -> tuple[list[dict], dict]:
+    source, bench, orders, dataset, seed, prior_ids, target, confidence = task
+    labels = get_order(source, bench, orders, dataset, seed, prior_ids)
+    n, relevant = len(labels), int(labels.sum())
+    n_target = int(np.searchsorted(np.cumsum(labels), math.ceil(target * relevant)) + 1)
+    summary, checkpoints = replay(labels, len(prior_ids), target, confidence, seed)
+    run = {"dataset": dataset, "seed": seed, "n_records": n, "n_relevant": relevant, "n_target": n_target}
+    rows = [{**run, "rule": r["rule"], "default": i == 0, "screened": r["screened"], "sampled": r["sampled"],
+             "recall": r["recall"], "reached_target": r["recall"] >= target,
+             "overshoot": (r["screened"] - n_target) / n} for i, r in enumerate(summary)]
+    lower = np.array([c["recall_lower_95"] for c in checkpoints])
+    truth = np.array([c["true_recall"] for c in checkpoints])
+    point = np.array([c["estimated_recall"] for c in checkpoints])
+    estimates = {**run, "checkpoints": len(checkpoints), "lower_bound_covered": int(np.sum(lower <= truth + 1e-12)),
+                 "point_abs_error_sum": float(np.abs(point - truth).sum())}
+    return rows, estimates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bench", type=Path, default=BENCH)
+    parser.add_argument("--source", choices=["simulate", "orders", "quick"], default="simulate")
+    parser.add_argument("--orders", type=Path, help="directory of <dataset>_seed<S>/order.csv (read, and written by simulate/quick)")
+    parser.add_argument("--datasets", default="", help="comma-separated subset")
+    parser.add_argument("--seeds", default="", help="comma-separated subset of the benchmark's seeds")
+    parser.add_argument("--target-recall", type=float, default=0.95)
+    parser.add_argument("--confidence", type=float, default=0.95)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("stopping_benchmark.csv"), help="CSV, one row per run and rule")
+    args = parser.parse_args()
+
+    priors = pd.read_csv(args.bench / "priors.csv")
+    if args.datasets:
+        priors = priors[priors.dataset.isin(args.datasets.split(","))]
+    if args.seeds:
+        priors = priors[priors.seed.isin([int(s) for s in args.seeds.split(",")])]
+    tasks = [(args.source, args.bench, args.orders, r.dataset, int(r.seed), r.prior_record_ids.split(),
+              args.target_recall, args.confidence) for r in priors.itertuples()]
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(run_one, tasks))
+    rules = pd.DataFrame([row for rows, _ in results for row in rows])
+    estimates = pd.DataFrame([e for _, e in results])
+    rules.to_csv(args.out, index=False)
+    estimates.to_csv(args.out.with_name(args.out.stem + "_estimates.csv"), index=False)
+
+    table = Table(title=f"Stopping rules at target recall {args.target_recall:g}, confidence {args.confidence:g} "
+                        f"({len(results)} runs, source: {args.source})")
+    for column in ["rule", "reliability", "mean recall", "worst recall", "mean overshoot", "max overshoot", "mean sampled"]:
+        table.add_column(column, justify="left" if column == "rule" else "right")
+    for rule, group in rules.groupby("rule", sort=False):
+        name = rule + (" (default)" if group["default"].iloc[0] else "")
+        table.add_row(name, f"{group.reached_target.mean():.3f}", f"{group.recall.mean():.3f}", f"{group.recall.min():.3f}",
+                      f"{group.overshoot.mean():.3f}", f"{group.overshoot.max():.3f}", f"{group.sampled.mean():.1f}")
+    console = Console(width=140)
+    console.print(table)
+    total = estimates.checkpoints.sum()
+    console.print(f"recall_lower_95 <= true recall at {estimates.lower_bound_covered.sum() / total:.3f} of {total} "
+                  f"checkpoints (worst run {(estimates.lower_bound_covered / estimates.checkpoints).min():.3f}); "
+                  f"mean |estimated_recall - true recall| {estimates.point_abs_error_sum.sum() / total:.3f}.")
+    console.print(f"Per-run rows in {args.out}; estimate coverage per run in "
+                  f"{args.out.with_name(args.out.stem + '_estimates.csv')}.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,6 +13,7 @@ from prioritiser.stopping import (ConsecutiveIrrelevantRule, KneeRule, RankedSta
                                   StatisticalRule, default_rule, default_rules, estimate, evaluate_all, next_action,
                                   samples_needed)
 from prioritiser.stopping.simulation import StoppingMonitor
+from prioritiser.stopping.rules import window_stats
 from prioritiser.stopping.urn import recall_p_value, sample_needed, target_remaining, urn_upper_bound
 
 
@@ -131,14 +132,35 @@ def test_lower_bound_covers_true_recall_on_random_orders():
     """In a uniformly random order every trailing window is a random sample: the 95% lower
     bound must sit at or below the true recall at >= 95% of checkpoints."""
     covered = total = 0
-    for seed in range(40):
-        rng = np.random.default_rng(seed)
-        labels = rng.permutation(np.r_[np.ones(30, int), np.zeros(570, int)])
-        for s in range(20, 600, 20):
-            est = estimate(ScreeningHistory(600, labels[:s]))
-            covered += est["recall_lower_95"] <= labels[:s].sum() / 30 + 1e-12
+    for seed in range(30):
+        labels = np.random.default_rng(seed).permutation(np.r_[np.ones(25, int), np.zeros(475, int)])
+        for s in range(25, 500, 25):
+            est = estimate(ScreeningHistory(500, labels[:s]))
+            covered += est["recall_lower_95"] <= labels[:s].sum() / 25 + 1e-12
             total += 1
     assert covered / total >= 0.95
+
+
+def test_lower_bound_from_a_random_sample_is_exact():
+    ranked = np.r_[np.ones(20), np.zeros(180)]
+    est = estimate(history_with_sample(1000, ranked, np.r_[1, np.zeros(99)]))
+    # the urn of 800 held K relevant; the sample of 100 found 1: K <= largest K with cdf > 0.05
+    bound = int(urn_upper_bound(1, 800, 100, 0.05))
+    assert est["method"] == "random sample" and est["remaining_upper_95"] == bound - 1
+    assert est["recall_lower_95"] == pytest.approx(21 / (21 + bound - 1))
+    assert est["estimated_remaining"] == pytest.approx(1 / 100 * 700)
+
+
+def test_windows_count_random_draws_back_into_their_urn():
+    # priors, 4 ranked, 3 random draws (one relevant), 2 ranked; 20 records in all
+    labels = [1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0]
+    randomly = [False] * 6 + [True] * 3 + [False] * 2
+    history = ScreeningHistory(20, labels, randomly, n_prior=2)
+    k, urn, outside = window_stats(history, [2, 6])
+    # the last 2 ranked began after the draws: urn = 2 + 9 unscreened, found outside = all 3
+    assert (k[0], urn[0], outside[0]) == (0, 11, 3)
+    # all 6 ranked began before the draws: they were unscreened then, so urn = 6 + 9 + 3
+    assert (k[1], urn[1], outside[1]) == (1, 18, 1)
 
 
 def test_estimate_is_json_ready_and_consistent():
@@ -159,20 +181,39 @@ def test_next_action_certifies_with_random_samples_then_stops():
     rule = StatisticalRule()
     ranked = np.r_[np.ones(40), np.zeros(400)]
     history = ScreeningHistory(1000, ranked)
-    action = next_action(history, rule)
-    assert action in ("ranked",) or action[0] == "random"
+    # the ranking makes the target more likely than not: start certifying
+    assert RankedStatisticalRule(confidence=0.5).evaluate(history).stop
     k = samples_needed(history)
+    assert next_action(history, rule) == ("random", k)
     done = history_with_sample(1000, ranked, np.zeros(k))
     assert next_action(done, rule) == "stop"
     partial = history_with_sample(1000, ranked, np.zeros(k // 2))
-    assert next_action(partial, rule) == ("random", samples_needed(partial))
+    assert next_action(partial, rule) == ("random", samples_needed(partial)) == ("random", k - k // 2)
+    # early on the ranking is followed
+    assert next_action(ScreeningHistory(1000, np.r_[np.ones(10), np.zeros(5)]), rule) == "ranked"
+
+
+def test_default_rule_stops_on_the_ranking_or_on_a_certification_sample():
+    rule = default_rule()
+    assert rule.name == "statistical-hybrid"
+    ranked = np.r_[np.ones(40), np.zeros(300)]
+    history = ScreeningHistory(3000, ranked)
+    verdict = rule.evaluate(history)
+    assert not verdict.stop and next_action(history) == "ranked"
+    sampled = history_with_sample(3000, ranked, np.zeros(samples_needed(history)))
+    verdict = rule.evaluate(sampled)
+    assert verdict.stop and verdict.evidence["stopped_by"] == "sample"
+    assert verdict.evidence["sample_p_value"] < 0.05 <= verdict.evidence["ranked_p_value"]
+    long_run = ScreeningHistory(3000, np.r_[np.ones(40), np.zeros(2900)])
+    verdict = rule.evaluate(long_run)
+    assert verdict.stop and verdict.evidence["stopped_by"] == "ranked"
 
 
 def test_monitor_replays_rules_and_checkpoints():
     rng = np.random.default_rng(0)
-    labels = np.r_[1, 0, (rng.random(998) < np.linspace(0.3, 0.0, 998)).astype(int)]
-    monitor = StoppingMonitor(n_total=1000, n_prior=2, seed=1)
-    for s in range(2, 1001):
+    labels = np.r_[1, 0, (rng.random(398) < np.linspace(0.4, 0.0, 398)).astype(int)]
+    monitor = StoppingMonitor(n_total=400, n_prior=2, seed=1)
+    for s in range(2, 401):
         monitor.observe(labels[:s], labels[s:])
         if monitor.done:
             break

@@ -11,11 +11,11 @@ from prioritiser.stopping.history import ScreeningHistory
 from prioritiser.stopping.policy import next_action
 from prioritiser.stopping.registry import (DEFAULT_RULE, RULES, default_rule, default_rules, evaluate_all, make_rule,
                                            samples_needed)
-from prioritiser.stopping.rules import (ConsecutiveIrrelevantRule, KneeRule, RankedStatisticalRule, RuleVerdict,
-                                        StatisticalRule)
+from prioritiser.stopping.rules import (ConsecutiveIrrelevantRule, HybridRule, KneeRule, RankedStatisticalRule,
+                                        RuleVerdict, StatisticalRule)
 
 __all__ = [
-    "DEFAULT_RULE", "RULES", "ConsecutiveIrrelevantRule", "KneeRule", "RankedStatisticalRule", "RuleVerdict",
+    "DEFAULT_RULE", "RULES", "ConsecutiveIrrelevantRule", "HybridRule", "KneeRule", "RankedStatisticalRule", "RuleVerdict",
     "ScreeningHistory", "StatisticalRule", "default_rule", "default_rules", "estimate", "evaluate_all", "make_rule",
     "next_action", "samples_needed",
 ]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from prioritiser.stopping.history import ScreeningHistory
+from prioritiser.stopping.rules import window_stats
 from prioritiser.stopping.urn import significance, urn_upper_bound
 
 
@@ -75,12 +76,12 @@ def remaining_upper(history: ScreeningHistory, confidence: float = 0.95, min_win
         k = int(history.labels[history.n_screened - n:].sum())
         urn = history.n_unscreened + n
         return int(urn_upper_bound(k, urn, n, alpha)) - k, {"method": "random sample", "sample_size": n, "sample_k": k}
-    ranked = history.ranked_labels
-    lengths = trailing_lengths(len(ranked), min_window)
+    lengths = trailing_lengths(len(history.ranked_labels), min_window)
     if not len(lengths):
         return history.n_unscreened, {"method": "no information"}
-    k = np.array([int(ranked[len(ranked) - n:].sum()) for n in lengths])
-    bounds = urn_upper_bound(k, history.n_unscreened + lengths, lengths, alpha / len(lengths)) - k
+    k, urn, found_before = window_stats(history, lengths)
+    in_urn = history.found - found_before - k  # found among random draws made since the window began
+    bounds = urn_upper_bound(k, urn, lengths, alpha / len(lengths)) - k - in_urn
     best = int(np.argmin(bounds))
     return int(bounds[best]), {"method": "ranked windows", "window": int(lengths[best]), "window_k": int(k[best]),
                                "windows_tried": len(lengths)}

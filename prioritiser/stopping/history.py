@@ -76,7 +76,3 @@ class ScreeningHistory:
     def ranked_labels(self) -> np.ndarray:
         """Labels of the records the ranking chose, in order (priors and samples left out)."""
         return self.labels[self.n_prior:][~self.sampled_randomly[self.n_prior:]]
-
-    def prefix(self, n: int) -> "ScreeningHistory":
-        """The history after its first ``n`` records (no scores: they belong to the latest model)."""
-        return ScreeningHistory(self.n_total, self.labels[:n], self.sampled_randomly[:n], None, min(self.n_prior, n))

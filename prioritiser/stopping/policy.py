@@ -4,10 +4,11 @@ sample, or nothing. One call per screened record in simulation, so it stays chea
 from __future__ import annotations
 
 from prioritiser.stopping.history import ScreeningHistory
+from prioritiser.stopping.registry import default_rule
 
 
 def needs_samples(rule) -> bool:
-    """Whether ``rule`` stops only on a random certification sample."""
+    """Whether ``rule`` can be certified by a random sample (it says how many records to draw)."""
     return hasattr(rule, "samples_needed")
 
 
@@ -15,20 +16,14 @@ def next_action(history: ScreeningHistory, rules=None):
     """``"stop"``, ``"ranked"`` or ``("random", k)`` for ``rules``: one rule, or a list whose
     first rule is followed (the default rule when the list comes from :func:`default_rules`).
 
-    A rule without samples says stop or ranked. A sample-based rule keeps asking for random
-    records while its certification sample runs (``k`` is what would reject H0 if none of them
-    were relevant, so the batch is as small as the evidence allows); in the ranked phase it
-    starts sampling when its ``switch`` rule says stop.
+    A sample-based rule (one with ``samples_needed``) keeps asking for random records while
+    its certification sample runs (``k`` is what would reject H0 if none of them were
+    relevant, so the batch is as small as the evidence allows) and starts one when its
+    ``starts_sampling`` says so. Costs one evaluation of the rule.
     """
-    from prioritiser.stopping.registry import default_rule
-
     rule = rules if rules is not None and not isinstance(rules, (list, tuple)) else (rules or [default_rule()])[0]
-    if history.n_unscreened == 0:
+    if history.n_unscreened == 0 or rule.evaluate(history).stop:
         return "stop"
-    if not needs_samples(rule):
-        return "stop" if rule.evaluate(history).stop else "ranked"
-    if not history.sample_size and not rule.switch.evaluate(history).stop:
-        return "ranked"
-    if rule.evaluate(history).stop:
-        return "stop"
-    return ("random", max(1, rule.samples_needed(history)))
+    if needs_samples(rule) and (history.sample_size or rule.starts_sampling(history)):
+        return ("random", max(1, rule.samples_needed(history)))
+    return "ranked"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from prioritiser.stopping.history import ScreeningHistory
-from prioritiser.stopping.rules import (ConsecutiveIrrelevantRule, KneeRule, RankedStatisticalRule, StatisticalRule)
+from prioritiser.stopping.rules import (ConsecutiveIrrelevantRule, HybridRule, KneeRule, RankedStatisticalRule,
+                                        StatisticalRule)
 
-RULES = {cls.name: cls for cls in (StatisticalRule, RankedStatisticalRule, KneeRule, ConsecutiveIrrelevantRule)}
-DEFAULT_RULE = StatisticalRule.name
+RULES = {cls.name: cls for cls in (HybridRule, StatisticalRule, RankedStatisticalRule, KneeRule,
+                                   ConsecutiveIrrelevantRule)}
+DEFAULT_RULE = HybridRule.name
 
 
 def make_rule(name: str, **parameters):
@@ -18,13 +20,14 @@ def make_rule(name: str, **parameters):
 
 def default_rule(target_recall: float = 0.95, confidence: float = 0.95):
     """The rule ``prioritiser stop`` follows."""
-    return StatisticalRule(target_recall=target_recall, confidence=confidence)
+    return HybridRule(target_recall=target_recall, confidence=confidence)
 
 
 def default_rules(target_recall: float = 0.95, confidence: float = 0.95) -> list:
     """Every rule, the default first, at the given target and confidence where they take one."""
     return [
         default_rule(target_recall, confidence),
+        StatisticalRule(target_recall=target_recall, confidence=confidence),
         RankedStatisticalRule(target_recall=target_recall, confidence=confidence),
         KneeRule(),
         ConsecutiveIrrelevantRule(),
