@@ -117,9 +117,9 @@ def run_one(task: tuple) -> tuple[list[dict], dict]:
     n_target = int(np.searchsorted(np.cumsum(labels), math.ceil(target * relevant)) + 1)
     summary, checkpoints = replay(labels, len(prior_ids), target, confidence, seed)
     run = {"dataset": dataset, "seed": seed, "n_records": n, "n_relevant": relevant, "n_target": n_target}
-    rows = [{**run, "rule": r["rule"], "default": i == 0, "screened": r["screened"], "sampled": r["sampled"],
+    rows = [{**run, "rule": r["rule"], "default": r["default"], "screened": r["stop_at"], "sampled": r["sampled"],
              "recall": r["recall"], "reached_target": r["recall"] >= target,
-             "overshoot": (r["screened"] - n_target) / n} for i, r in enumerate(summary)]
+             "overshoot": (r["stop_at"] - n_target) / n} for r in summary]
     lower = np.array([c["recall_lower_95"] for c in checkpoints])
     truth = np.array([c["true_recall"] for c in checkpoints])
     point = np.array([c["estimated_recall"] for c in checkpoints])

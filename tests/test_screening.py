@@ -112,3 +112,21 @@ def test_status_and_stop(project_dir, tmp_path):
         screened = set(project.group_decisions())
         assert not screened & set(drawn.record_id)
         assert project.latest_stop_decision()["stop"] is False
+
+
+def test_simulate_with_stopping_writes_order_metrics_plot_and_rules(tmp_path):
+    out = tmp_path / "sim"
+    invoke("simulate", DATA / "example.csv", "--out", out, "--seed", 3, "--stopping")
+    order = pd.read_csv(out / "order.csv")
+    truth = oracle()
+    assert order.record_id.is_unique and set(order.record_id) <= set(truth)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"n95", "n100", "wss95", "wss100", "rrf10", "loss", "atd"} <= set(metrics)
+    assert metrics["wss95"] > 0.3  # random screening gives about -0.05 on average
+    assert (out / "recall.png").stat().st_size > 10_000
+    rules = json.loads((out / "stopping.json").read_text())
+    assert sum(r["default"] for r in rules) == 1
+    for rule in rules:
+        assert set(rule) >= {"rule", "parameters", "stop_at", "default"}
+        assert rule["stop_at"] is None or 2 <= rule["stop_at"] <= len(truth)
+    assert len(order) >= max(r["stop_at"] or 0 for r in rules)

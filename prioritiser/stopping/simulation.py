@@ -81,6 +81,14 @@ class StoppingMonitor:
                                      if relevant else 1.0, **estimate(history)})
 
     def summary(self) -> list[dict]:
-        """Per rule: where it stopped (None while it has not), JSON-ready."""
-        return [r if r is not None else {"rule": rule.name, "parameters": rule.parameters, "screened": None}
-                for rule, r in zip(self.rules, self.results)]
+        """Per rule: ``rule``, ``parameters``, ``stop_at`` (records screened, priors and random
+        samples included, when it first said stop; None if never) and ``default`` (the rule
+        ``prioritiser stop`` follows), with the details of the stop, JSON-ready."""
+        from prioritiser.stopping.registry import DEFAULT_RULE
+
+        out = []
+        for rule, result in zip(self.rules, self.results):
+            result = dict(result or {"rule": rule.name, "parameters": rule.parameters, "screened": None})
+            out.append({"rule": result.pop("rule"), "parameters": result.pop("parameters"),
+                        "stop_at": result.pop("screened"), "default": rule.name == DEFAULT_RULE, **result})
+        return out
