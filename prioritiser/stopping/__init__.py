@@ -9,13 +9,13 @@
 from prioritiser.stopping.estimate import estimate
 from prioritiser.stopping.history import ScreeningHistory
 from prioritiser.stopping.policy import next_action
-from prioritiser.stopping.registry import (DEFAULT_RULE, RULES, default_rule, default_rules, evaluate_all, make_rule,
+from prioritiser.stopping.registry import (DEFAULT_RULE, RULES, default_rule, default_rules, evaluate_all,
                                            samples_needed)
 from prioritiser.stopping.rules import (ConsecutiveIrrelevantRule, HybridRule, KneeRule, RankedStatisticalRule,
                                         RuleVerdict, StatisticalRule)
 
 __all__ = [
     "DEFAULT_RULE", "RULES", "ConsecutiveIrrelevantRule", "HybridRule", "KneeRule", "RankedStatisticalRule", "RuleVerdict",
-    "ScreeningHistory", "StatisticalRule", "default_rule", "default_rules", "estimate", "evaluate_all", "make_rule",
+    "ScreeningHistory", "StatisticalRule", "default_rule", "default_rules", "estimate", "evaluate_all",
     "next_action", "samples_needed",
 ]

@@ -18,6 +18,9 @@ Point estimate (``estimated_remaining``):
   * otherwise: a discovery rate a·exp(-b·x) along the ranked order x = 1, 2, ... fitted by
     maximum likelihood (Poisson approximation; b >= 0, so the rate never rises) and
     integrated over the unscreened records, as if they were screened next in ranked order.
+    A pseudo-include just after the last screened record keeps a fit on little data from
+    declaring the rate spent (on benchmark orders it cut the mean error of the recall
+    estimate in the first 10% of screening from 0.30 to 0.19 and changed little later).
 """
 
 from __future__ import annotations
@@ -104,25 +107,24 @@ def point_remaining(history: ScreeningHistory) -> float:
         k = int(history.labels[history.n_screened - n:].sum())
         return k / n * history.n_unscreened
     ranked = history.ranked_labels
-    a, q = decay_fit(ranked)
+    a, q = decay_fit(np.append(ranked, 1))
     return a * _geometric_sum(q, len(ranked) + 1, len(ranked) + history.n_unscreened)
 
 
-def estimate(history: ScreeningHistory, confidence: float = 0.95) -> dict:
+def estimate(history: ScreeningHistory) -> dict:
     """JSON-ready recall estimate: includes_found, estimated_remaining, estimated_recall,
-    remaining_upper_95 and recall_lower_95 (``confidence`` = 0.95 by default; the keys keep
-    the 95 name for the CLI), plus how the bound was obtained."""
+    remaining_upper_95 and recall_lower_95 (one-sided 95%), and how the bound was obtained.
+    The point estimate is capped at the upper bound."""
     found = history.found
-    point = point_remaining(history)
-    upper, how = remaining_upper(history, confidence)
+    upper, how = remaining_upper(history, 0.95)
+    point = min(point_remaining(history), float(upper))
     return {
         "includes_found": found,
         "screened": history.n_screened,
         "unscreened": history.n_unscreened,
-        "estimated_remaining": float(point),
-        "estimated_recall": float(found / (found + point)) if found + point > 0 else 1.0,
+        "estimated_remaining": point,
+        "estimated_recall": found / (found + point) if found + point > 0 else 1.0,
         "remaining_upper_95": int(upper),
-        "recall_lower_95": float(found / (found + upper)) if found + upper > 0 else 1.0,
-        "confidence": confidence,
+        "recall_lower_95": found / (found + upper) if found + upper > 0 else 1.0,
         **how,
     }

@@ -11,13 +11,6 @@ RULES = {cls.name: cls for cls in (HybridRule, StatisticalRule, RankedStatistica
 DEFAULT_RULE = HybridRule.name
 
 
-def make_rule(name: str, **parameters):
-    """A rule by its name with the given parameters (the others at their defaults)."""
-    if name not in RULES:
-        raise ValueError(f"unknown stopping rule {name!r}: use one of {', '.join(RULES)}")
-    return RULES[name](**parameters)
-
-
 def default_rule(target_recall: float = 0.95, confidence: float = 0.95):
     """The rule ``prioritiser stop`` follows."""
     return HybridRule(target_recall=target_recall, confidence=confidence)
