@@ -193,15 +193,16 @@ def rank_project(
     estimates = stopping_estimates(project, state, None if used_query else scores)
     timings["total_s"] = time.perf_counter() - start
     _, y = state.training
-    iteration_id = project.add_iteration(Iteration(
-        iteration_id=0, created_at=now_iso(), kind="query" if used_query else "rank", config=config,
-        config_hash=config_hash(config), seed=int(config["seed"]), last_event_id=state.last_event_id,
-        n_labelled=len(state.decisions), n_included=int(y.sum()), n_excluded=int((y == 0).sum()),
-        timings=timings, estimates=estimates, group_ids=groups, scores=scores,
-    ))
     top = groups[:batch]
     frame = batch_frame(project, top, scores[:batch], np.arange(1, len(top) + 1))
-    project.add_batch("ranked", top, seed=int(config["seed"]), iteration_id=iteration_id)
+    with project.write():  # the iteration and the batch it hands out are stored together or not at all
+        iteration_id = project.add_iteration(Iteration(
+            iteration_id=0, created_at=now_iso(), kind="query" if used_query else "rank", config=config,
+            config_hash=config_hash(config), seed=int(config["seed"]), last_event_id=state.last_event_id,
+            n_labelled=len(state.decisions), n_included=int(y.sum()), n_excluded=int((y == 0).sum()),
+            timings=timings, estimates=estimates, group_ids=groups, scores=scores,
+        ))
+        project.add_batch("ranked", top, seed=int(config["seed"]), iteration_id=iteration_id)
     if out is not None:
         write_batch(frame, out)
     return RankResult(iteration_id, config, len(groups), frame, estimates, timings, used_query)

@@ -6,8 +6,8 @@ swapped for words of other titles, abstract sentences rotated, a synthetic DOI. 
 repeats an earlier row (same DOI: an exact duplicate) or varies its title (case, trailing
 period, no DOI: a fuzzy duplicate), so the duplicate finder has real work. Then runs
 ``python -m prioritiser.cli init`` on it in a child process, samples the child's resident set
-size (RSS) from /proc every ``--sample`` seconds and reports wall time, peak RSS (from
-``getrusage`` of the child) and the RSS over time.
+size (RSS) from /proc every ``--sample`` seconds and reports wall time, peak RSS (the child's
+own ``ru_maxrss``, from ``wait4``) and the RSS over time.
 
     python scripts/import_scale_benchmark.py [--records N] [--workdir DIR] [--datasets DIR]
 
@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -94,21 +94,27 @@ def _rss_bytes(pid: int) -> int:
 
 
 def run_init(project: Path, records: Path, sample_s: float = 1.0) -> dict:
-    """Run ``prioritiser init`` in a child; wall seconds, peak RSS bytes and an RSS timeline."""
+    """Run ``prioritiser init`` in a child; wall seconds, its peak RSS bytes (from ``wait4``, so
+    other children of this process do not count) and an RSS timeline."""
     start = time.monotonic()
-    child = subprocess.Popen([sys.executable, "-m", "prioritiser.cli", "init", str(project), "--records", str(records)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    timeline: list[tuple[float, int]] = []
-    while child.poll() is None:
-        timeline.append((time.monotonic() - start, _rss_bytes(child.pid)))
-        time.sleep(sample_s)
-    stdout, stderr = child.communicate()
-    wall = time.monotonic() - start
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen([sys.executable, "-m", "prioritiser.cli", "init", str(project), "--records",
+                                  str(records)], stdout=out, stderr=err, text=True)
+        timeline: list[tuple[float, int]] = []
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            timeline.append((time.monotonic() - start, _rss_bytes(child.pid)))
+            time.sleep(sample_s)
+        wall = time.monotonic() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if child.returncode != 0:
         raise SystemExit(f"prioritiser init failed ({child.returncode}): {stderr.strip()}")
-    # The largest RSS of any child this process waited for: this one, the only child it starts.
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    return {"wall_s": wall, "peak_rss": peak, "timeline": timeline, "stdout": stdout}
+    return {"wall_s": wall, "peak_rss": usage.ru_maxrss * 1024, "timeline": timeline, "stdout": stdout}
 
 
 def main() -> None:

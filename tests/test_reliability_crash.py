@@ -19,11 +19,6 @@ import pytest
 from helpers_reliability import Corpus, commit_points, kill_at_statement, signal_after_call, stop_after
 
 
-RANK_TWO_TRANSACTIONS = pytest.mark.xfail(
-    strict=True, reason="rank_project (screening.py) stores its iteration and its batch in two transactions; "
-    "wrapping both in one 'with project.write():' (which nested writes join) fixes it")
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Corpus:
     return Corpus.shared(tmp_path_factory)
@@ -90,7 +85,6 @@ def test_kill_during_rank_keeps_labels(corpus):
 
 
 @pytest.mark.slow
-@RANK_TWO_TRANSACTIONS
 def test_kill_between_rank_iteration_and_batch(corpus):
     """rank stores an iteration and the batch it hands out: killed after the first COMMIT, both
     or neither must be there."""
@@ -107,7 +101,7 @@ def test_kill_sweep_random_delays(corpus, command):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["init", "add", "label", pytest.param("rank", marks=RANK_TWO_TRANSACTIONS)])
+@pytest.mark.parametrize("command", ["init", "add", "label", "rank"])
 def test_kill_sweep_statements(corpus, command):
     """Kill before every COMMIT, the statement after each, 12 seeded random statements and the last."""
     trace = corpus.trace(command)
