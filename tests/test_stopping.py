@@ -13,7 +13,7 @@ from prioritiser.stopping import (RULES, ConsecutiveIrrelevantRule, KneeRule, Ra
                                   StatisticalRule, default_rule, default_rules, estimate, evaluate_all, next_action,
                                   samples_needed)
 from prioritiser.stopping.simulation import StoppingMonitor
-from prioritiser.stopping.rules import window_stats
+from prioritiser.stopping.windows import ranked_windows, window_stats
 from prioritiser.stopping.urn import (hypergeom_cdf_short_tail, recall_p_value, sample_needed, target_remaining,
                                      urn_upper_bound)
 
@@ -207,20 +207,36 @@ def test_next_action_certifies_with_random_samples_then_stops():
     assert next_action(ScreeningHistory(1000, np.r_[np.ones(10), np.zeros(5)]), rule) == "ranked"
 
 
-def test_default_rule_stops_on_the_ranking_or_on_a_certification_sample():
+def test_default_rule_stops_when_the_lower_bound_reaches_the_target():
     rule = default_rule()
-    assert rule.name == "statistical-hybrid"
+    assert rule.name == "lower-bound"
+    for n_zeros in (300, 1500, 2900):
+        history = ScreeningHistory(3000, np.r_[np.ones(40), np.zeros(n_zeros)])
+        verdict, est = rule.evaluate(history), estimate(history)
+        assert verdict.stop == (est["recall_lower_95"] >= 0.95)
+        assert verdict.evidence["remaining_upper"] == est["remaining_upper_95"]
+    assert not rule.evaluate(ScreeningHistory(3000, np.r_[np.ones(40), np.zeros(300)])).stop
+    assert rule.evaluate(ScreeningHistory(3000, np.r_[np.ones(40), np.zeros(2900)])).stop
+    # a certification sample decides as the statistical rule does
     ranked = np.r_[np.ones(40), np.zeros(300)]
     history = ScreeningHistory(3000, ranked)
-    verdict = rule.evaluate(history)
-    assert not verdict.stop and next_action(history) == "ranked"
-    sampled = history_with_sample(3000, ranked, np.zeros(samples_needed(history)))
-    verdict = rule.evaluate(sampled)
-    assert verdict.stop and verdict.evidence["stopped_by"] == "sample"
-    assert verdict.evidence["sample_p_value"] < 0.05 <= verdict.evidence["ranked_p_value"]
-    long_run = ScreeningHistory(3000, np.r_[np.ones(40), np.zeros(2900)])
-    verdict = rule.evaluate(long_run)
-    assert verdict.stop and verdict.evidence["stopped_by"] == "ranked"
+    assert next_action(history) == "ranked"
+    k = samples_needed(history)
+    for size in (k - 1, k):
+        sampled = history_with_sample(3000, ranked, np.zeros(size))
+        assert rule.evaluate(sampled).stop == StatisticalRule().evaluate(sampled).stop == (size == k)
+    assert next_action(history_with_sample(3000, ranked, np.zeros(k // 2))) == ("random", k - k // 2)
+
+
+def test_lower_bound_windows_split_alpha_over_k():
+    # 30 includes in the first 60 ranked records, then 700 excludes; 1000 records in all
+    labels = np.r_[1, 0, np.tile([1, 0], 30), np.zeros(700)]
+    history = ScreeningHistory(1000, labels, n_prior=2)
+    est = estimate(history)
+    lengths, k, urn, _ = ranked_windows(history)
+    expected = min(int(urn_upper_bound(kk, u, n, 0.05 / 4)) - kk for n, kk, u in zip(lengths, k, urn) if kk < 4)
+    assert est["method"] == "ranked windows" and est["remaining_upper_95"] == expected
+    assert est["window_k"] < 4
 
 
 def test_monitor_replays_rules_and_checkpoints():

@@ -11,11 +11,11 @@ from prioritiser.stopping.history import ScreeningHistory
 from prioritiser.stopping.policy import next_action
 from prioritiser.stopping.registry import (DEFAULT_RULE, RULES, default_rule, default_rules, evaluate_all,
                                            samples_needed)
-from prioritiser.stopping.rules import (ConsecutiveIrrelevantRule, HybridRule, KneeRule, RankedStatisticalRule,
+from prioritiser.stopping.rules import (ConsecutiveIrrelevantRule, KneeRule, LowerBoundRule, RankedStatisticalRule,
                                         RuleVerdict, StatisticalRule)
 
 __all__ = [
-    "DEFAULT_RULE", "RULES", "ConsecutiveIrrelevantRule", "HybridRule", "KneeRule", "RankedStatisticalRule", "RuleVerdict",
-    "ScreeningHistory", "StatisticalRule", "default_rule", "default_rules", "estimate", "evaluate_all",
+    "DEFAULT_RULE", "RULES", "ConsecutiveIrrelevantRule", "KneeRule", "LowerBoundRule", "RankedStatisticalRule",
+    "RuleVerdict", "ScreeningHistory", "StatisticalRule", "default_rule", "default_rules", "estimate", "evaluate_all",
     "next_action", "samples_needed",
 ]

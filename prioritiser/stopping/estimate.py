@@ -5,13 +5,16 @@ Upper bound (``remaining_upper``, so ``recall_lower``):
   * with a certification sample (the trailing run of random draws): the exact
     hypergeometric upper bound on the relevant records the urn held, minus those the sample
     found. Valid for any ranking.
-  * otherwise, ranked windows: the trailing windows of the last m, m/2, m/4, ... ranked
-    records (m ranked so far, windows of at least 25) are each treated as a random sample
-    from themselves plus the unscreened records, each bound taken at alpha / (number of
-    windows) (Bonferroni), and the smallest kept. Exact for a random order; for a
-    prioritised order, which puts relevant records earlier than random would, a window
-    over-represents them and the bound errs high. Before any ranked record beyond the
-    priors nothing is known and the bound is every unscreened record.
+  * otherwise, ranked windows: for k = 0..J-1 (J = 4), the longest trailing window of
+    ranked records holding exactly k relevant ones is read as a random sample of the
+    records unscreened when it began (Callaghan & Müller-Hansen's ranked quasi-sampling),
+    each bound is taken at alpha / J and the smallest kept. For a fixed k a longer window
+    only shrinks the event "at most k relevant in the window", so choosing the longest one
+    costs no multiplicity: the Bonferroni split over the J values of k keeps the coverage
+    at least ``confidence`` for a random order. A prioritised order puts relevant records earlier than
+    random would, so a window over-represents them and the bound errs high. Before any
+    ranked record beyond the priors nothing is known: every unscreened record may be
+    relevant.
 
 Point estimate (``estimated_remaining``):
   * with a sample: the sample's prevalence times the undrawn records of its urn.
@@ -28,8 +31,8 @@ from __future__ import annotations
 import numpy as np
 
 from prioritiser.stopping.history import ScreeningHistory
-from prioritiser.stopping.rules import window_stats
 from prioritiser.stopping.urn import significance, urn_upper_bound
+from prioritiser.stopping.windows import ranked_windows
 
 
 def _geometric_sum(q: float, start: int, stop: int) -> float:
@@ -69,8 +72,9 @@ def decay_fit(ranked: np.ndarray) -> tuple[float, float]:
     return r / _geometric_sum(q, 1, m), q
 
 
-def remaining_upper(history: ScreeningHistory, confidence: float = 0.95, min_window: int = 25) -> tuple[int, dict]:
-    """A (confidence) upper bound on the relevant records still unscreened, and how it was got."""
+def remaining_upper(history: ScreeningHistory, confidence: float = 0.95, windows: int = 4) -> tuple[int, dict]:
+    """A ``confidence`` upper bound on the relevant records still unscreened, and how it was
+    got (see the module docstring; ``windows`` = J)."""
     alpha = significance(confidence)
     if history.n_unscreened == 0:
         return 0, {"method": "all screened"}
@@ -79,23 +83,15 @@ def remaining_upper(history: ScreeningHistory, confidence: float = 0.95, min_win
         k = int(history.labels[history.n_screened - n:].sum())
         urn = history.n_unscreened + n
         return int(urn_upper_bound(k, urn, n, alpha)) - k, {"method": "random sample", "sample_size": n, "sample_k": k}
-    lengths = trailing_lengths(len(history.ranked_labels), min_window)
-    if not len(lengths):
+    lengths, k, urn, found_before = ranked_windows(history)
+    keep = k < windows
+    if not keep.any():
         return history.n_unscreened, {"method": "no information"}
-    k, urn, found_before = window_stats(history, lengths)
-    in_urn = history.found - found_before - k  # found among random draws made since the window began
-    bounds = urn_upper_bound(k, urn, lengths, alpha / len(lengths)) - k - in_urn
+    lengths, k, urn, found_before = lengths[keep], k[keep], urn[keep], found_before[keep]
+    drawn_found = history.found - found_before - k  # found by random draws made since the window began
+    bounds = urn_upper_bound(k, urn, lengths, alpha / windows) - k - drawn_found
     best = int(np.argmin(bounds))
-    return int(bounds[best]), {"method": "ranked windows", "window": int(lengths[best]), "window_k": int(k[best]),
-                               "windows_tried": len(lengths)}
-
-
-def trailing_lengths(m: int, min_window: int) -> np.ndarray:
-    """Window lengths m, m/2, m/4, ... down to ``min_window`` (just m when m is shorter)."""
-    lengths = [m]
-    while lengths[-1] // 2 >= min_window:
-        lengths.append(lengths[-1] // 2)
-    return np.array([n for n in lengths if n > 0], dtype=np.int64)
+    return int(bounds[best]), {"method": "ranked windows", "window": int(lengths[best]), "window_k": int(k[best])}
 
 
 def point_remaining(history: ScreeningHistory) -> float:

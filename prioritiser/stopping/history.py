@@ -19,9 +19,11 @@ class ScreeningHistory:
     'maybe' counts as relevant). ``sampled_randomly``: True where the record was drawn
     uniformly at random from the records unscreened at the time (a certification sample);
     all False when omitted. ``scores``: the latest model's scores of the unscreened records,
-    when known (higher = more likely relevant; any scale). ``n_prior``: how many of the first
-    records were prior knowledge rather than chosen by the ranking; rules that read the
-    ranking leave them out.
+    when known (higher = more likely relevant; any scale). They are kept with the history
+    for the record but no estimator here reads them: the engine's scores are decision
+    values, not calibrated probabilities, so the estimates rest on the screening order
+    alone. ``n_prior``: how many of the first records were prior knowledge rather than
+    chosen by the ranking; rules that read the ranking leave them out.
     """
 
     n_total: int

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from prioritiser.stopping.history import ScreeningHistory
-from prioritiser.stopping.rules import (ConsecutiveIrrelevantRule, HybridRule, KneeRule, RankedStatisticalRule,
+from prioritiser.stopping.rules import (ConsecutiveIrrelevantRule, LowerBoundRule, KneeRule, RankedStatisticalRule,
                                         StatisticalRule)
 
-RULES = {cls.name: cls for cls in (HybridRule, StatisticalRule, RankedStatisticalRule, KneeRule,
+RULES = {cls.name: cls for cls in (LowerBoundRule, StatisticalRule, RankedStatisticalRule, KneeRule,
                                    ConsecutiveIrrelevantRule)}
-DEFAULT_RULE = HybridRule.name
+DEFAULT_RULE = LowerBoundRule.name
 
 
 def default_rule(target_recall: float = 0.95, confidence: float = 0.95):
     """The rule ``prioritiser stop`` follows."""
-    return HybridRule(target_recall=target_recall, confidence=confidence)
+    return LowerBoundRule(target_recall=target_recall, confidence=confidence)
 
 
 def default_rules(target_recall: float = 0.95, confidence: float = 0.95) -> list:

@@ -72,13 +72,14 @@ def recall_p_value(k, urn, n, found, found_before, target: float) -> np.ndarray:
 
 def urn_upper_bound(k, urn, n, alpha: float) -> np.ndarray:
     """One-sided (1 - alpha) upper confidence bound on the relevant records the urn held:
-    the largest K with P(X <= k | urn, K, n) > alpha (exact; bisection on the monotone cdf)."""
+    the largest K that the test of :func:`rejects` does not reject, P(X <= k | urn, K, n)
+    >= alpha (exact; bisection on the cdf, which falls as K grows)."""
     k, urn, n = np.broadcast_arrays(*(np.asarray(v, dtype=np.int64) for v in (k, urn, n)))
-    lo = k.copy()  # P(X <= k | K = k) = 1 > alpha: never rejected
+    lo = k.copy()  # P(X <= k | K = k) = 1: never rejected
     hi = urn - (n - k)  # the most the urn can hold given n - k irrelevant drawn
     while np.any(lo < hi):
         mid = (lo + hi + 1) // 2
-        keep = hypergeom.cdf(k, urn, mid, n) > alpha
+        keep = ~rejects(hypergeom.cdf(k, urn, mid, n), alpha)
         lo = np.where(keep, mid, lo)
         hi = np.where(keep, hi, mid - 1)
     return lo
