@@ -9,7 +9,7 @@ from itertools import chain
 from pathlib import Path
 
 from prioritiser.errors import InputError
-from prioritiser.io.fields import parse_decision, parse_doi, parse_pmid
+from prioritiser.io.fields import parse_doi, parse_pmid
 
 LABEL_FIELDS = ["label", "record_id", "doi", "pmid", "title", "reviewer", "timestamp"]
 
@@ -38,7 +38,7 @@ def iter_label_rows(path: str | Path) -> Iterator[LabelRow]:
     reads back as it is.
     """
     from prioritiser.io import detect_format, iter_records
-    from prioritiser.io.tabular import Table, columns_found, find_columns
+    from prioritiser.io.tabular import Table, columns_found, decided_rows, find_columns
 
     path = Path(path)
     fmt = detect_format(path)
@@ -57,16 +57,8 @@ def iter_label_rows(path: str | Path) -> Iterator[LabelRow]:
     if not {"record_id", "doi", "pmid", "title"} & columns.keys():
         raise InputError(path, "has no column naming the record: record_id, doi, pmid or title "
                                f"(columns found: {columns_found(table.header)})")
-    for line, cells in chain([first] if first else [], rows):
-
-        def get(field: str) -> str:
-            return cells[columns[field]] if field in columns else ""
-
-        try:
-            decision = parse_decision(get("label"))
-        except ValueError as exc:
-            raise InputError(path, str(exc), line=line) from None
+    for line, _, values, decision in decided_rows(path, chain([first] if first else [], rows), columns):
         yield LabelRow(
-            record_id=get("record_id"), doi=parse_doi(get("doi")), pmid=parse_pmid(get("pmid")), title=get("title"),
-            decision=decision, reviewer=get("reviewer"), timestamp=get("timestamp"), line=line,
+            record_id=values["record_id"], doi=parse_doi(values["doi"]), pmid=parse_pmid(values["pmid"]),
+            title=values["title"], decision=decision, reviewer=values["reviewer"], timestamp=values["timestamp"], line=line,
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time
 from itertools import chain
@@ -226,6 +227,18 @@ def columns_found(header: list[str]) -> str:
     return ", ".join(repr(h) for h in header if h) or "none"
 
 
+def decided_rows(path: Path, rows, columns: dict[str, int]) -> Iterator[tuple[int, list[str], dict[str, str], str | None]]:
+    """``(line, cells, values by field, decision)`` per row; a field without a column reads
+    as "", and a decision cell no spelling matches is an InputError naming its line."""
+    for line, cells in rows:
+        values = defaultdict(str, {field: cells[index] for field, index in columns.items()})
+        try:
+            decision = parse_decision(values["label"])
+        except ValueError as exc:
+            raise InputError(path, str(exc), line=line) from None
+        yield line, cells, values, decision
+
+
 def read_table(path: Path, fmt: str) -> Iterator[Record]:
     """Every non-empty row of a CSV/TSV/XLSX file as a record; ``line`` is the file line (CSV)
     or sheet row (XLSX) it starts on. Columns no Record field takes are kept in ``extra``."""
@@ -236,26 +249,19 @@ def read_table(path: Path, fmt: str) -> Iterator[Record]:
     if "title" not in columns and "abstract" not in columns:
         raise InputError(path, f"has no title or abstract column (columns found: {columns_found(table.header)})")
     rest = [(i, h) for i, h in enumerate(table.header) if i not in columns.values() and h]
-    for position, (line, cells) in enumerate(chain([first] if first else [], rows), start=1):
-
-        def get(field: str) -> str:
-            return cells[columns[field]] if field in columns else ""
-
-        try:
-            label = parse_decision(get("label"))
-        except ValueError as exc:
-            raise InputError(path, str(exc), line=line) from None
+    rows = decided_rows(path, chain([first] if first else [], rows), columns)
+    for position, (line, cells, values, label) in enumerate(rows, start=1):
         yield Record(
-            title=get("title"),
-            abstract=choose_abstract([get("abstract")]),
-            authors=split_authors(get("authors")),
-            year=parse_year(get("year")),
-            doi=parse_doi(get("doi")),
-            pmid=parse_pmid(get("pmid")),
-            keywords=split_keywords(get("keywords"), commas=True),
-            journal=get("journal"),
+            title=values["title"],
+            abstract=choose_abstract([values["abstract"]]),
+            authors=split_authors(values["authors"]),
+            year=parse_year(values["year"]),
+            doi=parse_doi(values["doi"]),
+            pmid=parse_pmid(values["pmid"]),
+            keywords=split_keywords(values["keywords"], commas=True),
+            journal=values["journal"],
             label=label,
-            source_key=get("record_id"),
+            source_key=values["record_id"],
             position=position,
             line=line,
             extra={h: cells[i] for i, h in rest if cells[i]},
