@@ -49,9 +49,7 @@ def command(*args, **kwargs):
             except UserError as exc:
                 raise fail(str(exc), exc.exit_code) from None
             except KeyboardInterrupt:
-                if project_commits() > commits:
-                    raise fail("interrupted after the project was updated; see 'prioritiser info'", 130) from None
-                raise fail("interrupted; nothing was written by the unfinished step", 130) from None
+                raise fail(interrupted_message(commits), 130) from None
             except sqlite3.DatabaseError as exc:
                 raise fail(f"the project database cannot be used: {exc}; run 'prioritiser check'", 3) from None
             except OSError as exc:
@@ -61,6 +59,13 @@ def command(*args, **kwargs):
         return app.command(*args, **kwargs)(wrapper)
 
     return decorate
+
+
+def interrupted_message(commits_before: int = 0) -> str:
+    """What a Ctrl-C did: whether the project was updated since ``commits_before`` commits."""
+    if project_commits() > commits_before:
+        return "interrupted after the project was updated; see 'prioritiser info'"
+    return "interrupted; nothing was written by the unfinished step"
 
 
 def project_commits() -> int:
@@ -161,6 +166,8 @@ def label_cmd(
     reviewer: str = typer.Option("", "--reviewer", help="Reviewer name for rows without a reviewer column."),
 ) -> None:
     """Import reviewer decisions (append-only: a changed decision is a new event)."""
+    from prioritiser.labels import conflict_lines
+
     with open_project(directory) as project:
         summary = project.import_labels(file, reviewer=reviewer)
         console.print(
@@ -172,8 +179,8 @@ def label_cmd(
             err_console.print(f"  no such record: {line}", markup=False, highlight=False)
         if len(summary.unknown) > 50:
             err_console.print(f"  … and {len(summary.unknown) - 50:,} more", markup=False, highlight=False)
-        for line in summary.conflicts:
-            err_console.print(f"  conflicting decisions: {line}", markup=False, highlight=False)
+        for line in conflict_lines(summary.conflicts):  # the first 20; summary.conflicts holds all
+            err_console.print(f"  {line}", markup=False, highlight=False)
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -195,7 +202,7 @@ def rank_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),
     batch: int = typer.Option(50, "--batch", "-b", help="Number of records in the next batch."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the next batch here (.csv, .tsv, .xlsx or .ris); its empty 'label' column goes back to 'prioritiser label'."),
-    model: str = typer.Option("default", "--model", "-m", help="Preset name (models/*.toml: default, fast, accurate) or path to a preset TOML file."),
+    model: str = typer.Option("default", "--model", "-m", help="Preset name (models/*.toml: default, fast, minilm) or path to a preset TOML file."),
     set_: list[str] = typer.Option([], "--set", help="Override a preset option, KEY=VALUE (repeatable), e.g. --set classifier=svm."),
     query: Optional[str] = typer.Option(None, "--query", "-q", help="Research question: ranks by similarity to it while no include/exclude pair exists yet."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the preset's)."),
@@ -411,8 +418,38 @@ def check_cmd(directory: Path = typer.Argument(..., help="Project directory.")) 
                   f"{info['iterations']:,} iterations)", markup=False, highlight=False)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main() -> int | str | None:
+    """Run the command line; returns the exit status (the console script reaches this through
+    ``prioritiser.__main__``, which also covers a Ctrl-C while this module loads).
+
+    A Ctrl-C that lands outside a command's own handling (while typer sets up, or after the
+    command returned) ends in the same one-line message and exit status 130 as one inside it;
+    one that lands after that, while Python shuts down, ends the process silently."""
+    from prioritiser.__main__ import end_quietly_on_ctrl_c
+
+    try:
+        try:
+            app()  # in standalone mode it always ends by raising SystemExit
+            code: int | str | None = 0
+        except SystemExit as done:
+            code = done.code
+            if _typer_swallowed_ctrl_c(done):
+                raise KeyboardInterrupt from None
+    except KeyboardInterrupt:
+        try:
+            err_console.print(f"error: {interrupted_message()}", markup=False, highlight=False)
+        except KeyboardInterrupt:
+            pass
+        code = 130
+    end_quietly_on_ctrl_c()
+    return code
+
+
+def _typer_swallowed_ctrl_c(done: SystemExit) -> bool:
+    """Whether typer turned a Ctrl-C outside our command wrapper into a silent exit 130
+    (``raise Exit(130) from KeyboardInterrupt``); ours print their message first."""
+    exit_ = done.__context__
+    return done.code == 130 and isinstance(exit_, typer.Exit) and isinstance(exit_.__cause__, KeyboardInterrupt)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,6 +18,19 @@ if TYPE_CHECKING:
     from prioritiser.project import LabelImportSummary, Project
 
 
+#: How many new conflicts ``prioritiser label`` lists, one a line; the summary keeps them all.
+LISTED_CONFLICTS = 20
+
+
+def conflict_lines(conflicts: list[str], limit: int = LISTED_CONFLICTS) -> list[str]:
+    """Report lines for conflicting decisions: the first ``limit``, then how many more there are."""
+    lines = [f"conflicting decisions: {conflict}" for conflict in conflicts[:limit]]
+    if len(conflicts) > limit:
+        lines.append(f"… and {len(conflicts) - limit:,} more groups with conflicting decisions "
+                     "('prioritiser status' counts them)")
+    return lines
+
+
 class RecordMatcher:
     """Finds a project record for a label row; indexes are built on first use."""
 

@@ -45,8 +45,7 @@ class Record:
 
     @property
     def text(self) -> str:
-        """The text the models read: title, abstract and keywords."""
-        parts = [self.title, self.abstract]
-        if self.keywords:
-            parts.append("; ".join(self.keywords))
-        return "\n".join(p for p in parts if p)
+        """The text the models read: the title on the first line (empty when there is none;
+        feature extractors may weight it), then abstract and keywords."""
+        rest = [self.abstract, "; ".join(self.keywords)]
+        return "\n".join([" ".join(self.title.split()), *(p for p in rest if p)])

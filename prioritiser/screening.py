@@ -109,16 +109,28 @@ def compute_ranking(
 
 
 def screening_history(project: Project, state: ScreeningState, scores: np.ndarray | None = None):
-    """The screening so far as the stopping rules read it (maybe counts as relevant)."""
+    """The screening so far as the stopping rules read it (maybe counts as relevant).
+
+    Priors (``n_prior``) are the groups decided before the first ranking existed, i.e. with a
+    first decision no later than the first iteration's last label event: no ranking chose
+    them, so the ranked-window tests leave them out. Before any iteration every decision is
+    a prior."""
     from prioritiser.stopping import ScreeningHistory
 
     random_groups = {int(g) for b in project.batches("random") for g in b["group_ids"]}
     labels = [0 if state.decisions[g] == EXCLUDE else 1 for g in state.screened_order]
+    iterations = project.iterations()
+    prior_until = state.last_event_id if not iterations else min(iterations[0].last_event_id, state.last_event_id)
+    (n_prior,) = project.con.execute(
+        "SELECT COUNT(DISTINCT r.group_id) FROM label_events e JOIN records r USING (record_id) WHERE e.event_id <= ?",
+        (prior_until,),
+    ).fetchone()
     return ScreeningHistory(
         n_total=len(state.group_ids),
         labels=np.asarray(labels, dtype=np.int64),
         sampled_randomly=np.asarray([g in random_groups for g in state.screened_order], dtype=bool),
         scores=scores,
+        n_prior=min(int(n_prior), len(labels)),
     )
 
 

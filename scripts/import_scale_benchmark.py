@@ -7,7 +7,9 @@ repeats an earlier row (same DOI: an exact duplicate) or varies its title (case,
 period, no DOI: a fuzzy duplicate), so the duplicate finder has real work. Then runs
 ``python -m prioritiser.cli init`` on it in a child process, samples the child's resident set
 size (RSS) from /proc every ``--sample`` seconds and reports wall time, peak RSS (the child's
-own ``ru_maxrss``, from ``wait4``) and the RSS over time.
+own ``ru_maxrss``, from ``wait4``) and the RSS over time. The CSV is written by a separate
+process, so this one stays small: on Linux a child's ``ru_maxrss`` starts at the peak of the
+process it was forked from.
 
     python scripts/import_scale_benchmark.py [--records N] [--workdir DIR] [--datasets DIR]
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import multiprocessing
 import os
 import random
 import shutil
@@ -131,7 +134,12 @@ def main() -> None:
     records, project = workdir / f"search-{args.records}.csv", workdir / "project"
     try:
         start = time.monotonic()
-        write_search_export(records, args.records, seed=args.seed, datasets=args.datasets)
+        builder = multiprocessing.get_context("spawn").Process(
+            target=write_search_export, args=(records, args.records), kwargs={"seed": args.seed, "datasets": args.datasets})
+        builder.start()
+        builder.join()
+        if builder.exitcode != 0:
+            raise SystemExit(f"writing {records} failed (exit {builder.exitcode})")
         print(f"wrote {args.records:,} records ({records.stat().st_size / 1e6:,.0f} MB) in {time.monotonic() - start:.0f} s",
               flush=True)
         shutil.rmtree(project, ignore_errors=True)

@@ -1,10 +1,12 @@
 """Shared tools of the reliability tests: run the real CLI in a child process, stop it with a
 signal at a chosen moment or SQL statement, and compare a project's stored state before and after.
 
-Two ways to stop a child:
+Ways to stop a child:
 
 - after a delay counted from the moment it opens the project database (seen in
   ``/proc/PID/fd``), so that delays fall in the command's own work, not in Python's start-up;
+- after a delay counted from the moment its report appears on stdout, which each command
+  prints only once its changes are committed (``REPORTS``);
 - at its N-th SQL statement (``FAULT_PROGRAM``, mode ``kill-statement``): ``sqlite3.connect``
   is wrapped to install a trace callback that SIGKILLs the process just before statement N
   runs (each row of an ``executemany`` is a statement);
@@ -17,6 +19,7 @@ Numbers come from a first run with N = 0, which lists statements or calls in ``R
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import random
 import shutil
@@ -72,8 +75,8 @@ def faulty_connect(*args, **kwargs):
     return con
 sqlite3.connect = faulty_connect
 sys.argv[0] = "prioritiser"
-from prioritiser.cli import app
-app()
+from prioritiser.__main__ import main
+sys.exit(main())
 """
 
 
@@ -85,6 +88,29 @@ def _load_scale_script():
 
 
 scale = _load_scale_script()
+
+_MEASURE_INIT = """
+import importlib.util, json, sys
+from pathlib import Path
+spec = importlib.util.spec_from_file_location("import_scale_benchmark", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+result = module.run_init(Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4]))
+print(json.dumps({"wall_s": result["wall_s"], "peak_rss": result["peak_rss"], "stdout": result["stdout"]}))
+"""
+
+
+def measure_init(project: Path, records: Path, sample_s: float = 0.5) -> dict:
+    """``scale.run_init`` (wall seconds and peak RSS of ``prioritiser init``) run from a fresh,
+    small Python process. Linux carries a process's peak RSS across fork/vfork and exec, so
+    ``init`` started straight from the test process, which may hold hundreds of MiB (torch,
+    hypothesis, earlier tests), would report at least that process's peak, not its own."""
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE_INIT, str(REPO / "scripts" / "import_scale_benchmark.py"), str(project),
+         str(records), str(sample_s)], capture_output=True, text=True, env=ENV, cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 # ----------------------------------------------------------------------------- running the CLI
@@ -104,11 +130,11 @@ class Child:
     """A ``prioritiser`` command running in its own process group, output going to files."""
 
     def __init__(self, args: list[str], workdir: Path, fault: str | None = None, at: int = 0,
-                 trace: Path | None = None):
+                 trace: Path | None = None, env: dict[str, str] | None = None):
         workdir.mkdir(parents=True, exist_ok=True)
         stamp = f"{time.monotonic_ns()}"
         self.out_path, self.err_path = workdir / f"out-{stamp}.txt", workdir / f"err-{stamp}.txt"
-        env = dict(ENV)
+        env = {**ENV, **(env or {})}
         if fault is None:
             command = [*CLI, *args]
         else:
@@ -159,6 +185,18 @@ class Child:
     def stderr_text(self) -> str:
         return self.err_path.read_text(encoding="utf-8", errors="replace")
 
+    def wait_for_output(self, text: str, timeout: float = 300.0) -> bool:
+        """Wait until ``text`` appears on the child's stdout; False if it ended (or timed out) first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            running = self.proc.poll() is None
+            if text in self.out_path.read_text(encoding="utf-8", errors="replace"):
+                return running
+            if not running:
+                return False
+            time.sleep(0.002)
+        return False
+
     def send(self, sig: int) -> None:
         """Send ``sig`` to the child's process group (as a terminal's Ctrl-C does) if it still runs."""
         if self.proc.poll() is None:
@@ -186,6 +224,16 @@ def stop_after(args: list[str], workdir: Path, delay: float, sig: int = signal.S
     if child.wait_for_open() is not None:
         time.sleep(delay)
         child.send(sig)
+    return child.wait()
+
+
+def kill_after_report(args: list[str], workdir: Path, report: str, delay: float) -> Outcome:
+    """Run a command and SIGKILL it ``delay`` seconds after ``report`` appeared on its stdout
+    (each command prints its report only once its changes are committed; see ``REPORTS``)."""
+    child = Child(args, workdir)
+    if child.wait_for_output(report):
+        time.sleep(delay)
+        child.send(signal.SIGKILL)
     return child.wait()
 
 
@@ -301,6 +349,9 @@ def write_labels(path: Path, decisions: dict[int, str], reviewer: str | None = N
 _CORPORA: dict[Path, "Corpus"] = {}
 N_RECORDS, N_UPDATE, N_LABELS_A, N_LABELS_B = 3000, 2000, 300, 2000
 COMMANDS = ("init", "add", "label", "rank")
+#: The start of each command's report on stdout, which it prints only after its commit (init:
+#: after renaming the project into place).
+REPORTS = {"init": "Created project", "add": "Imported ", "label": " new decisions recorded", "rank": "Iteration "}
 
 
 @dataclass

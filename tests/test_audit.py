@@ -181,9 +181,14 @@ def test_reproduce_detects_a_ranking_it_cannot_recompute(screened, tmp_path):
     assert result.positions_differ == 2
     assert "DIFFERENT from the audited one (2 positions differ" in result.lines()[0]
 
+
+def test_reproduce_detects_a_changed_embedding_model(screened, tmp_path):
+    rank_project(screened, overrides={"features": "tfidf+static"}, batch=20, progress=False)
+    write_audit(screened, tmp_path / "audit")
     path = tmp_path / "audit" / "manifest.json"
     manifest = json.loads(path.read_text())
     assert set(manifest["models"]) == {"static"}
+    assert reproduce(tmp_path / "audit").models == [("static", "match")]
     manifest["models"]["static"] = "static:another-model"
     path.write_text(json.dumps(manifest))
     assert ("static", "differs") in reproduce(tmp_path / "audit").models

@@ -79,10 +79,20 @@ def test_tfidf_matches_scikit_learn_vectorizer(texts):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     ours = extract_features("tfidf", texts)
-    reference = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.95, stop_words="english", sublinear_tf=True,
+    reference = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.95, sublinear_tf=True,
                                 strip_accents="unicode").fit_transform(texts)
     assert ours.shape == reference.shape
     np.testing.assert_allclose((ours @ ours.T).toarray(), (reference @ reference.T).toarray(), atol=1e-5)
+
+
+def test_title_weight_counts_the_first_line_that_many_times():
+    """alpha and beta appear in both records (same idf); in the first, alpha is in the title."""
+    extractor = make_extractor("tfidf", title_weight=3, min_df=1, max_df=1.0, ngram_max=1)
+    X = extractor.fit_transform(["alpha\nbeta", "beta\nalpha"]).toarray()
+    alpha, beta = np.argsort(-X[0])[:2]
+    assert X[0, alpha] / X[0, beta] == pytest.approx(1 + np.log(3), rel=1e-5)
+    assert X[1, beta] / X[1, alpha] == pytest.approx(1 + np.log(3), rel=1e-5)
+    np.testing.assert_allclose(extractor.transform(["alpha\nbeta"]).toarray(), X[:1], atol=1e-6)
 
 
 def test_flat_and_grouped_params_reach_the_part():
@@ -238,3 +248,120 @@ def test_minilm_embeddings_are_cached(tmp_path, monkeypatch):
     again = extract_features("minilm", texts + ["Urinary incontinence drugs"], cache_dir=tmp_path, progress=False)
     assert [sorted(call) for call in calls] == [sorted(texts), ["Urinary incontinence drugs"]]
     np.testing.assert_array_equal(again[:3], first)
+
+
+@pytest.fixture
+def count_calls(monkeypatch):
+    """Texts whose tf-idf term counts were computed for the count cache, batch by batch."""
+    from prioritiser.features.cache import CountCache
+
+    calls: list[list[str]] = []
+    real = CountCache.get_or_count
+
+    def spy(self, texts, count, **kwargs):
+        def counting(batch):
+            calls.append(list(batch))
+            return count(batch)
+
+        return real(self, texts, counting, **kwargs)
+
+    monkeypatch.setattr(CountCache, "get_or_count", spy)
+    return calls
+
+
+def _same(a, b) -> bool:
+    return a.shape == b.shape and (a != b).nnz == 0
+
+
+def test_tfidf_counts_are_cached_and_only_new_texts_counted(tmp_path, texts, count_calls):
+    uncached = extract_features("tfidf", texts)
+    count_calls.clear()
+    first = extract_features("tfidf", texts + texts[:5], cache_dir=tmp_path)
+    assert sum(map(len, count_calls)) == len(texts)  # duplicates counted once
+    assert _same(first, extract_features("tfidf", texts + texts[:5]))
+
+    count_calls.clear()
+    again = extract_features("tfidf", texts, cache_dir=tmp_path)
+    assert count_calls == [] and _same(again, uncached)
+    assert _same(extract_features("tfidf", texts[::-1], cache_dir=tmp_path), uncached[::-1])
+    assert count_calls == []
+
+    added = ["Blood pressure lowering with ramipril in older adults", "A mapping study of test automation"]
+    extended = extract_features("tfidf", texts + added, cache_dir=tmp_path)
+    assert sorted(t for call in count_calls for t in call) == sorted(added)
+    assert _same(extended, extract_features("tfidf", texts + added))
+    assert len(list((tmp_path / "term-counts").glob("*/*.counts.npz"))) == 2
+
+
+def test_tfidf_gathers_texts_scattered_over_the_cache(tmp_path, texts, monkeypatch):
+    """Texts found in more runs of cached rows than MAX_RUNS are gathered into one part first."""
+    extract_features("tfidf", texts, cache_dir=tmp_path)
+    shuffled = [texts[i] for i in np.random.default_rng(0).permutation(len(texts))] + texts[:3]
+    by_runs = extract_features("tfidf", shuffled, cache_dir=tmp_path)
+    monkeypatch.setattr("prioritiser.features.tfidf.MAX_RUNS", 0)
+    gathered = extract_features("tfidf", shuffled, cache_dir=tmp_path)
+    assert _same(by_runs, gathered) and _same(gathered, extract_features("tfidf", shuffled))
+
+
+def test_tfidf_counts_cache_is_keyed_by_what_changes_the_counts(tmp_path, texts, count_calls):
+    extract_features("tfidf", texts, cache_dir=tmp_path)
+    count_calls.clear()
+    weighted = extract_features("tfidf", texts, cache_dir=tmp_path, params={"min_df": 1, "sublinear_tf": False})
+    assert count_calls == []  # weighting parameters reuse the counts
+    assert _same(weighted, extract_features("tfidf", texts, params={"min_df": 1, "sublinear_tf": False}))
+    count_calls.clear()
+    unigrams = extract_features("tfidf", texts, cache_dir=tmp_path, params={"ngram_max": 1})
+    assert sum(map(len, count_calls)) == len(texts)
+    assert _same(unigrams, extract_features("tfidf", texts, params={"ngram_max": 1}))
+    assert len(list((tmp_path / "term-counts").iterdir())) == 2
+
+
+def test_tfidf_falls_back_to_stop_words_with_a_cache(tmp_path):
+    cached = extract_features("tfidf", ["the of and", "and the"], cache_dir=tmp_path)
+    assert cached.nnz > 0 and _same(cached, extract_features("tfidf", ["the of and", "and the"]))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "drop_data", "garbage_index"])
+def test_damaged_counts_shard_is_detected_and_rebuilt(tmp_path, texts, count_calls, damage):
+    uncached = extract_features("tfidf", texts)
+    extract_features("tfidf", texts, cache_dir=tmp_path)
+    folder = tmp_path / "term-counts"
+    [data] = folder.glob("*/*.data.npy")
+    raw = data.read_bytes()
+    if damage == "truncate":
+        data.write_bytes(raw[: len(raw) // 2])
+    elif damage == "flip":
+        data.write_bytes(raw[:-9] + bytes([raw[-9] ^ 0x40]) + raw[-8:])
+    elif damage == "drop_data":
+        data.unlink()
+    else:
+        next(folder.glob("*/*.counts.npz")).write_bytes(b"not a shard")
+    count_calls.clear()
+    rebuilt = extract_features("tfidf", texts, cache_dir=tmp_path)
+    assert sum(map(len, count_calls)) == len(texts)
+    assert _same(rebuilt, uncached)
+    assert [len(list(folder.glob(f"*/*{suffix}"))) for suffix in (".counts.npz", ".indices.npy", ".data.npy")] == [1, 1, 1]
+
+
+def test_count_cache_reads_the_rows_of_many_shards(tmp_path):
+    from prioritiser.features.cache import CountCache, stack_counts
+    from prioritiser.features.tfidf import TfidfExtractor, compact_columns
+
+    hasher = TfidfExtractor()._hasher("english")
+    texts = [f"record {i} about topic{i % 7} and topic{i % 11}" for i in range(500)]
+    reference = hasher.transform(texts)
+
+    def count(batch):
+        return compact_columns(hasher.transform(batch))
+
+    cache = CountCache(tmp_path)
+    first = cache.get_or_count(texts[:300], count, shard_rows=100)
+    assert len(first.parts) == 3 and first.part.tolist() == [i // 100 for i in range(300)]
+    query = np.random.default_rng(0).permutation(len(texts))
+    found = cache.get_or_count([texts[i] for i in query], count, shard_rows=100)
+    assert len(found.parts) == 5 and len(list(tmp_path.glob("*.counts.npz"))) == 5
+    terms, stacked = stack_counts(found.parts)
+    assert np.all(np.diff(terms) > 0)
+    offsets = np.cumsum([0] + [m.shape[0] for _, m in found.parts])
+    rows = stacked[offsets[found.part] + found.row]
+    assert _same(sp.csr_matrix((rows.data, terms[rows.indices], rows.indptr), shape=reference.shape), reference[query])

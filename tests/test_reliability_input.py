@@ -21,10 +21,11 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from typer.testing import CliRunner
 
-from helpers_reliability import REPO, scale, state_of, write_labels
+from helpers_reliability import REPO, copy_project, scale, state_of, write_labels
 from prioritiser.cli import app
 from prioritiser.errors import UserError
 from prioritiser.export import export_records
+from prioritiser.labels import LISTED_CONFLICTS
 from prioritiser.project import Project
 
 FIXTURES = REPO / "tests" / "fixtures" / "io"
@@ -328,3 +329,26 @@ def test_hostile_files_are_refused_in_one_line(tmp_path, name):
     path = tmp_path / name
     path.write_bytes(HOSTILE[name])
     assert create_outcome(tmp_path, [path]) is None
+
+
+def test_many_conflicts_are_listed_up_to_a_limit(tmp_path, base):
+    """A decisions file that contradicts another reviewer on 45 records: ``label`` lists the
+    first LISTED_CONFLICTS conflicts and how many more there are; the summary keeps all 45."""
+    with Project(base) as project:
+        groups = [g for (g,) in project.con.execute("SELECT DISTINCT group_id FROM records ORDER BY group_id LIMIT 45")]
+    ann = write_labels(tmp_path / "ann.csv", {g: "include" for g in groups}, reviewer="ann")
+    bob = write_labels(tmp_path / "bob.csv", {g: "exclude" for g in groups}, reviewer="bob")
+    runner = CliRunner()
+    through_cli, through_api = copy_project(base, tmp_path / "cli"), copy_project(base, tmp_path / "api")
+    for directory in (through_cli, through_api):
+        assert runner.invoke(app, ["label", str(directory), str(ann)]).exit_code == 0
+    result = runner.invoke(app, ["label", str(through_cli), str(bob)])
+    assert result.exit_code == 0, result.output
+    listed = [line for line in result.stderr.splitlines() if line.startswith("  conflicting decisions: group ")]
+    assert len(listed) == LISTED_CONFLICTS == 20
+    assert result.stderr.splitlines()[-1].startswith(f"  … and {45 - LISTED_CONFLICTS} more groups with conflicting")
+    with Project(through_api) as project:
+        summary = project.import_labels(bob)
+    assert len(summary.conflicts) == 45 and all("ann says include, bob says exclude" in c for c in summary.conflicts)
+    assert [f"  conflicting decisions: {c}" for c in summary.conflicts[:LISTED_CONFLICTS]] == listed
+    assert state_of(through_cli).events_without_times() == state_of(through_api).events_without_times()

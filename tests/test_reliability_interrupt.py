@@ -4,17 +4,23 @@ The command must end with exit status 130, one ``error:`` line on stderr, no tra
 the project as it was before the command. A Ctrl-C that lands after the command committed
 (while it prints its summary) leaves the project as after the command, and then the message
 must not claim that nothing was written: a user who believes an ``add`` was undone and runs it
-again would import every record twice.
+again would import every record twice. A Ctrl-C while Python still loads the command line's
+modules ends the same way (one line, status 130), not in a ``KeyboardInterrupt`` traceback.
 """
 
 from __future__ import annotations
 
 import random
 import signal
+import sys
 
 import pytest
 
-from helpers_reliability import Corpus, commit_points, signal_after_call, one_error_line, stop_after
+from helpers_reliability import (
+    CLI, REPO, Child, Corpus, commit_points, signal_after_call, one_error_line, state_of, stop_after,
+)
+from prioritiser import cli
+from prioritiser.project import Project
 
 NOTHING_WRITTEN = "nothing was written"
 
@@ -88,3 +94,103 @@ def test_ctrl_c_sweep(corpus, command):
     rng = random.Random(4321)
     seen = interrupt_trials(corpus, command, [rng.uniform(0, window) for _ in range(10)])
     assert "before" in seen
+
+
+# ----------------------------------------------------------------------------- Ctrl-C while starting
+#: Loaded by Python's ``site`` (through PYTHONPATH) into the real console script: sends the
+#: process SIGINT, as a terminal's Ctrl-C does, as soon as the module named in
+#: RELIABILITY_INTERRUPT_IMPORT starts to load, or (RELIABILITY_INTERRUPT_AT_EXIT) in the last
+#: exit handler Python runs as it shuts down.
+SITECUSTOMIZE = """
+import atexit, os, signal, sys, time
+class InterruptImport:
+    def find_spec(self, name, path=None, target=None):
+        if name == os.environ.get("RELIABILITY_INTERRUPT_IMPORT"):
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, InterruptImport())
+def interrupt_at_exit():
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.5)
+    sys.stderr.write("still running after SIGINT\\n")
+if os.environ.get("RELIABILITY_INTERRUPT_AT_EXIT"):
+    atexit.register(interrupt_at_exit)
+"""
+
+
+def run_with_sitecustomize(corpus: Corpus, tmp_path, target, **env: str):
+    """Run ``prioritiser label`` (the installed console script) on ``target`` with SITECUSTOMIZE."""
+    assert CLI[0].endswith("prioritiser"), "the test needs the installed console script"
+    (tmp_path / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
+    return Child(corpus.args("label", target), corpus.root, env={"PYTHONPATH": f"{tmp_path}:{REPO}", **env}).wait()
+
+
+@pytest.mark.parametrize("module", [
+    "prioritiser.cli",  # the console script's first import of the command line
+    "typer", "rich.console",  # imported by prioritiser.cli
+    "prioritiser.project",  # imported by the command itself, once it runs
+])
+def test_ctrl_c_while_loading_modules(corpus, tmp_path, module):
+    """Ctrl-C while ``prioritiser label`` loads its modules (the first ~0.3 s of a command):
+    exit status 130, one error line saying nothing was written, no traceback, no change."""
+    target = corpus.target("label", f"sigint-loading-{module}")
+    before = state_of(target)
+    outcome = run_with_sitecustomize(corpus, tmp_path, target, RELIABILITY_INTERRUPT_IMPORT=module)
+    assert outcome.returncode == 130, outcome
+    message = one_error_line(outcome.stderr)
+    assert "interrupted" in message and NOTHING_WRITTEN in message, message
+    assert outcome.stdout == ""
+    assert state_of(target) == before
+
+
+def test_ctrl_c_while_python_shuts_down(corpus, tmp_path):
+    """Ctrl-C after the command finished and reported, while Python runs its exit handlers:
+    the process ends silently, killed by SIGINT (no traceback from the shutdown code), with
+    its report complete and the project as after the command."""
+    target = corpus.target("label", "sigint-at-exit")
+    outcome = run_with_sitecustomize(corpus, tmp_path, target, RELIABILITY_INTERRUPT_AT_EXIT="1")
+    assert outcome.returncode == -signal.SIGINT and _without_report(outcome.stderr).strip() == "", outcome
+    assert "new decisions recorded" in outcome.stdout
+    assert corpus.survived("label", target) == "after"
+
+
+@pytest.fixture
+def sigint_handler():
+    """Restore this process's SIGINT handler, which ``cli.main`` resets once it has finished."""
+    previous = signal.getsignal(signal.SIGINT)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_outside_a_command_after_a_commit(monkeypatch, capsys, sigint_handler):
+    """The entry point turns a Ctrl-C outside a command's own handling (here: just after a
+    commit) into status 130 and one line that says the project was updated; from then on a
+    Ctrl-C ends the process silently (the default SIGINT action)."""
+    def interrupted_app():
+        Project.commits += 1
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "app", interrupted_app)
+    monkeypatch.setattr(Project, "commits", Project.commits)
+    assert cli.main() == 130
+    message = one_error_line(capsys.readouterr().err)
+    assert "interrupted after the project was updated" in message
+    assert signal.getsignal(signal.SIGINT) == signal.SIG_DFL
+
+
+def test_ctrl_c_that_typer_turned_into_exit_130_is_reported(monkeypatch, capsys, sigint_handler):
+    """typer turns a KeyboardInterrupt outside a command function (while it parses the
+    arguments, or after the command returned) into a silent exit 130; the entry point adds the
+    one line."""
+    @cli.app.command("interrupt-for-test", hidden=True)
+    def interrupted() -> None:
+        raise KeyboardInterrupt  # not wrapped by cli.command: as if it landed in typer's own code
+
+    monkeypatch.setattr(sys, "argv", ["prioritiser", "interrupt-for-test"])
+    monkeypatch.setattr(Project, "commits", 0)
+    try:
+        assert cli.main() == 130
+    finally:
+        cli.app.registered_commands.pop()
+    assert "interrupted; nothing was written" in one_error_line(capsys.readouterr().err)

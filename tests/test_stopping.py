@@ -13,6 +13,7 @@ from prioritiser.stopping import (RULES, ConsecutiveIrrelevantRule, KneeRule, Ra
                                   StatisticalRule, default_rule, default_rules, estimate, evaluate_all, next_action,
                                   samples_needed)
 from prioritiser.stopping.simulation import StoppingMonitor
+from prioritiser.stopping.estimate import window_levels
 from prioritiser.stopping.windows import ranked_windows, window_stats
 from prioritiser.stopping.urn import (hypergeom_cdf_short_tail, recall_p_value, sample_needed, target_remaining,
                                      urn_upper_bound)
@@ -228,15 +229,39 @@ def test_default_rule_stops_when_the_lower_bound_reaches_the_target():
     assert next_action(history_with_sample(3000, ranked, np.zeros(k // 2))) == ("random", k - k // 2)
 
 
-def test_lower_bound_windows_split_alpha_over_k():
+def test_lower_bound_windows_split_alpha_by_weights_over_k():
     # 30 includes in the first 60 ranked records, then 700 excludes; 1000 records in all
     labels = np.r_[1, 0, np.tile([1, 0], 30), np.zeros(700)]
     history = ScreeningHistory(1000, labels, n_prior=2)
     est = estimate(history)
     lengths, k, urn, _ = ranked_windows(history)
-    expected = min(int(urn_upper_bound(kk, u, n, 0.05 / 4)) - kk for n, kk, u in zip(lengths, k, urn) if kk < 4)
+    # the window with k relevant records is tested at 0.05 / ((k + 1)(k + 2)); the levels sum to 0.05
+    expected = min(int(urn_upper_bound(kk, u, n, 0.05 / ((kk + 1) * (kk + 2)))) - kk for n, kk, u in zip(lengths, k, urn))
     assert est["method"] == "ranked windows" and est["remaining_upper_95"] == expected
-    assert est["window_k"] < 4
+    assert est["window_alpha"] == pytest.approx(0.05 / ((est["window_k"] + 1) * (est["window_k"] + 2)))
+    assert window_levels(0.05, 10_000).sum() == pytest.approx(0.05, rel=1e-3) and window_levels(0.05, 10_000).sum() < 0.05
+    # a window with a few includes can decide when the tail is flat but long
+    flat = np.r_[1, 0, np.ones(40), np.tile(np.r_[1, np.zeros(99)], 8), np.zeros(20)]
+    est = estimate(ScreeningHistory(3000, flat, n_prior=2))
+    assert est["window_k"] > 0
+
+
+def test_default_rule_stop_keeps_its_level_on_random_orders():
+    """The least favourable case: a ranking no better than chance. Followed record by record,
+    the default rule must stop short of the target in at most alpha of the runs."""
+    rule = default_rule()
+    short = runs = 0
+    for seed in range(100):
+        for relevant in (8, 30):
+            rng = np.random.default_rng(seed)  # priors: one include, one exclude; then chance order
+            labels = np.r_[1, 0, rng.permutation(np.r_[np.ones(relevant - 1, int), np.zeros(299 - relevant, int)])]
+            # within a run of excludes every window bound only falls and found stays put, so
+            # the recall at the first stop is that of the first run end at which the rule stops
+            ends = [s for s in range(3, 301) if s == 300 or labels[s] == 1]
+            s = next(s for s in ends if rule.evaluate(ScreeningHistory(300, labels[:s], n_prior=2)).stop)
+            short += labels[:s].sum() < 0.95 * labels.sum()
+            runs += 1
+    assert short / runs <= 0.05
 
 
 def test_monitor_replays_rules_and_checkpoints():

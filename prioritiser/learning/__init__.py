@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from prioritiser.errors import UserError
 from prioritiser.learning.balance import balance
 from prioritiser.learning.classifiers import make_classifier, relevance_scores
 from prioritiser.learning.presets import load_preset, preset_names
@@ -23,24 +24,28 @@ def _standardise(scores: np.ndarray) -> np.ndarray:
 def score_pool(X, labelled_idx: np.ndarray, y: np.ndarray, config: dict, seed: int) -> np.ndarray:
     """Fit on the labelled rows of ``X`` and score every row (higher = more likely include).
 
-    ``classifier = "ensemble"`` averages the standardised scores of ``classifier_params.members``.
-    Deterministic for the same inputs, configuration and seed.
+    ``classifier = "ensemble"`` takes the weighted mean of the standardised scores of
+    ``classifier_params.members`` (``classifier_params.weights``, equal by default; each
+    member's own parameters under ``classifier_params.<member>``). Deterministic for the same
+    inputs, configuration and seed.
     """
     rows, labels, class_weight = balance(np.asarray(labelled_idx), np.asarray(y), config.get("balancer", "balanced"),
                                          seed, **config.get("balancer_params", {}))
     params = dict(config.get("classifier_params", {}))
     name = config.get("classifier", "logistic")
-    members = params.pop("members", None) if name == "ensemble" else [name]
-    if not members:
-        members = ["logistic", "svm"]
+    if name != "ensemble":
+        model = make_classifier(name, class_weight=class_weight, seed=seed, **params).fit(X[rows], labels)
+        return relevance_scores(model, X)
+    members = params.pop("members", None) or ["logistic", "svm"]
+    weights = np.asarray(params.pop("weights", None) or [1.0] * len(members), dtype=np.float64)
+    if len(weights) != len(members) or (weights < 0).any() or not weights.any():
+        raise UserError(f"classifier_params.weights must give one non-negative weight per member of {members}")
     X_train = X[rows]
     total = np.zeros(X.shape[0])
-    for member in members:
-        member_params = params.get(member, {}) if name == "ensemble" else params
-        model = make_classifier(member, class_weight=class_weight, seed=seed, **member_params).fit(X_train, labels)
-        scores = relevance_scores(model, X)
-        total += _standardise(scores) if len(members) > 1 else scores
-    return total / len(members)
+    for member, weight in zip(members, weights / weights.sum()):
+        model = make_classifier(member, class_weight=class_weight, seed=seed, **params.get(member, {}))
+        total += weight * _standardise(relevance_scores(model.fit(X_train, labels), X))
+    return total
 
 
 def rank_by_query(question: str, texts: list[str], config: dict) -> np.ndarray:

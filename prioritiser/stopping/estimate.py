@@ -5,16 +5,26 @@ Upper bound (``remaining_upper``, so ``recall_lower``):
   * with a certification sample (the trailing run of random draws): the exact
     hypergeometric upper bound on the relevant records the urn held, minus those the sample
     found. Valid for any ranking.
-  * otherwise, ranked windows: for k = 0..J-1 (J = 4), the longest trailing window of
-    ranked records holding exactly k relevant ones is read as a random sample of the
-    records unscreened when it began (Callaghan & Müller-Hansen's ranked quasi-sampling),
-    each bound is taken at alpha / J and the smallest kept. For a fixed k a longer window
-    only shrinks the event "at most k relevant in the window", so choosing the longest one
-    costs no multiplicity: the Bonferroni split over the J values of k keeps the coverage
-    at least ``confidence`` for a random order. A prioritised order puts relevant records earlier than
-    random would, so a window over-represents them and the bound errs high. Before any
-    ranked record beyond the priors nothing is known: every unscreened record may be
-    relevant.
+  * otherwise, ranked windows (Callaghan & Müller-Hansen's ranked quasi-sampling): for
+    each k = 0, 1, 2, ... the longest trailing window of ranked records holding exactly k
+    relevant ones is read as a uniform random sample of itself plus the records unscreened
+    when it began, and gives the exact hypergeometric upper bound at level
+    alpha_k = alpha / ((k + 1)(k + 2)) (alpha/2, alpha/6, alpha/12, ...); the smallest bound
+    is kept. The alpha_k sum to alpha over all k (weighted Bonferroni), so no window count has
+    to be fixed in advance and the k = 0 window, which decides most stops once the ranking
+    runs dry, gets half of alpha; windows past k = 63 (alpha_k < alpha / 4000) are skipped.
+    For a fixed k a longer window only shrinks the event "at most k relevant in the
+    window", so taking the longest one costs no multiplicity.
+    Guarantee: at each look, P(remaining > bound) <= alpha, provided that from the start
+    of each window on the ranking puts relevant records no later than a random order
+    would (given how many relevant records the window and the unscreened records hold,
+    every arrangement in which they come earlier is at least as likely as under a uniform
+    permutation; a uniform permutation itself, i.e. a ranking no better than chance in the
+    tail, is the least favourable case and attains the level). Repeated looks are not
+    corrected for (as in Callaghan & Müller-Hansen); on uniformly random orders the stop
+    under the default rule still fell short of the target in well under alpha of runs
+    (tests/test_stopping.py). Before any ranked record beyond the priors nothing is known:
+    every unscreened record may be relevant.
 
 Point estimate (``estimated_remaining``):
   * with a sample: the sample's prevalence times the undrawn records of its urn.
@@ -72,9 +82,16 @@ def decay_fit(ranked: np.ndarray) -> tuple[float, float]:
     return r / _geometric_sum(q, 1, m), q
 
 
-def remaining_upper(history: ScreeningHistory, confidence: float = 0.95, windows: int = 4) -> tuple[int, dict]:
+def window_levels(alpha: float, count: int) -> np.ndarray:
+    """alpha_k = alpha / ((k + 1)(k + 2)) for k = 0..count-1: the share of alpha the window with
+    k relevant records is tested at (the series sums to alpha over all k)."""
+    k = np.arange(count, dtype=np.float64)
+    return alpha / ((k + 1.0) * (k + 2.0))
+
+
+def remaining_upper(history: ScreeningHistory, confidence: float = 0.95, windows: int = 64) -> tuple[int, dict]:
     """A ``confidence`` upper bound on the relevant records still unscreened, and how it was
-    got (see the module docstring; ``windows`` = J)."""
+    got (see the module docstring; ``windows``: the windows k = 0..windows-1 are tested)."""
     alpha = significance(confidence)
     if history.n_unscreened == 0:
         return 0, {"method": "all screened"}
@@ -89,9 +106,11 @@ def remaining_upper(history: ScreeningHistory, confidence: float = 0.95, windows
         return history.n_unscreened, {"method": "no information"}
     lengths, k, urn, found_before = lengths[keep], k[keep], urn[keep], found_before[keep]
     drawn_found = history.found - found_before - k  # found by random draws made since the window began
-    bounds = urn_upper_bound(k, urn, lengths, alpha / windows) - k - drawn_found
+    levels = window_levels(alpha, windows)[k]
+    bounds = urn_upper_bound(k, urn, lengths, levels) - k - drawn_found
     best = int(np.argmin(bounds))
-    return int(bounds[best]), {"method": "ranked windows", "window": int(lengths[best]), "window_k": int(k[best])}
+    return int(bounds[best]), {"method": "ranked windows", "window": int(lengths[best]), "window_k": int(k[best]),
+                               "window_alpha": float(levels[best])}
 
 
 def point_remaining(history: ScreeningHistory) -> float:

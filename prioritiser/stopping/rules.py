@@ -138,14 +138,20 @@ class RankedStatisticalRule:
 
 
 class LowerBoundRule:
-    """The default: stop when the lower confidence bound on recall of :func:`estimate`
-    reaches the target, i.e. when the upper bound on the relevant records still unscreened
-    is at most found / target - found.
+    """The default rule ("lower-bound"): stop when the lower ``confidence`` bound on recall of
+    :func:`estimate` reaches the target, i.e. when the upper bound on the relevant records
+    still unscreened is at most found / target - found.
 
-    Without a certification sample the bound comes from the ranked windows k = 0..3
-    (Callaghan & Müller-Hansen's ranked quasi-sampling with a Bonferroni split over k, which
-    keeps each look at the stated confidence; their uncorrected minimum over windows
-    stopped short of the target in 2 of 51 benchmark runs). With a sample (what
+    Without a certification sample the bound comes from the ranked windows (Callaghan &
+    Müller-Hansen's ranked quasi-sampling): the longest trailing window of ranked records
+    with exactly k relevant ones, for every k, each tested at alpha / ((k + 1)(k + 2)) so
+    that the levels sum to alpha = 1 - confidence (weighted Bonferroni; the empty k = 0
+    window gets alpha / 2). Assumption: from the start of a window on, the ranking puts
+    relevant records no later than a uniformly random order would (a ranking no better
+    than chance is the least favourable case). Under it the bound holds with probability
+    at least ``confidence`` at each look, whatever the number of relevant records; repeated
+    looks are not corrected for. Their uncorrected minimum over windows
+    (:class:`RankedStatisticalRule`) has no such guarantee. With a sample (what
     ``prioritiser stop`` draws when the ranking cannot yet show the target) the bound is
     the sample's exact hypergeometric one, valid whatever the ranking did, and this rule
     agrees with :class:`StatisticalRule`. The verdict always matches the recall_lower_95

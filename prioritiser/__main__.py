@@ -1,0 +1,50 @@
+"""The ``prioritiser`` console script and ``python -m prioritiser``.
+
+This module imports nothing heavy, so that it is loaded before a user can press Ctrl-C: a
+Ctrl-C while Python still loads the command line (typer, rich, the library) then ends in one
+``error:`` line and exit status 130 instead of a ``KeyboardInterrupt`` traceback. (Before
+Python has set up its own Ctrl-C handling the process simply ends, killed by SIGINT, with no
+output; nothing of prioritiser has run then.)
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+#: Exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
+
+
+def main() -> int | str | None:
+    """Load the command line and run it; returns the exit status."""
+    try:
+        from prioritiser.cli import main as cli_main
+    except KeyboardInterrupt:
+        try:
+            sys.stderr.write("error: interrupted while starting; nothing was written\n")
+        except (KeyboardInterrupt, OSError, ValueError):
+            pass
+        end_quietly_on_ctrl_c()
+        return INTERRUPTED
+    return cli_main()
+
+
+def end_quietly_on_ctrl_c() -> None:
+    """Call once the command has finished and said so: output is flushed, and a Ctrl-C from
+    now on (while Python shuts down: atexit handlers, module teardown) ends the process
+    silently, killed by SIGINT as shells expect, instead of printing a ``KeyboardInterrupt``
+    traceback from the shutdown code."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (KeyboardInterrupt, OSError, ValueError, AttributeError):
+            pass
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    except (ValueError, OSError):  # not the main thread: leave it
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
