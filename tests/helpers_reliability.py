@@ -126,6 +126,12 @@ class Outcome:
     seconds: float
 
 
+def _default_sigint() -> None:
+    """In the child, before exec: Ctrl-C acts as in a terminal even when the tests themselves run
+    in the background (``cmd &`` starts them with SIGINT ignored, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Child:
     """A ``prioritiser`` command running in its own process group, output going to files."""
 
@@ -144,7 +150,8 @@ class Child:
                 env["RELIABILITY_TRACE"] = str(trace)
         self.start = time.monotonic()
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
-            self.proc = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=workdir, start_new_session=True)
+            self.proc = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=workdir, start_new_session=True,
+                                         preexec_fn=_default_sigint)
         self.signalled = False
 
     def has_open(self, fragment: str) -> bool:

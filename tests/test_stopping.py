@@ -289,3 +289,35 @@ def test_bad_inputs_are_rejected():
         StatisticalRule(target_recall=1.0)
     assert default_rule(0.9, 0.8).parameters["target_recall"] == 0.9
     assert math.isfinite(estimate(ScreeningHistory(10, []))["recall_lower_95"])
+
+
+def test_screening_history_marks_decisions_before_the_first_ranking_as_priors(tmp_path):
+    from pathlib import Path
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from prioritiser.cli import app
+    from prioritiser.project import Project
+    from prioritiser.screening import screening_history, screening_state
+
+    data = Path(__file__).resolve().parent.parent / "data"
+    runner, directory, batch_file = CliRunner(), tmp_path / "review", tmp_path / "next.csv"
+    for args in (["init", directory, "--records", data / "example_search.ris"],
+                 ["label", directory, data / "example_first_decisions.csv"],
+                 ["rank", directory, "--batch", 10, "--out", batch_file]):
+        result = runner.invoke(app, [str(a) for a in args])
+        assert result.exit_code == 0, result.output
+    first = len(pd.read_csv(data / "example_first_decisions.csv"))
+    with Project(directory) as project:
+        history = screening_history(project, screening_state(project))
+    assert history.n_prior == history.n_screened == first  # before ranked screening, all are priors
+    truth = pd.read_csv(data / "example.csv")
+    batch = pd.read_csv(batch_file, encoding="utf-8-sig")
+    batch["label"] = batch.record_id.map(dict(zip(truth.record_id, truth.label_included)))
+    batch.to_csv(batch_file, index=False)
+    assert runner.invoke(app, ["label", str(directory), str(batch_file)]).exit_code == 0
+    with Project(directory) as project:
+        history = screening_history(project, screening_state(project))
+    assert history.n_prior == first and history.n_screened == first + 10
+    assert len(history.ranked_labels) == 10

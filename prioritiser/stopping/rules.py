@@ -107,8 +107,10 @@ class RankedStatisticalRule:
     window over-represents them and the test errs on the safe side. The smallest p over all
     windows, looked at after every record, is not a level ``1 - confidence`` test: in long
     flat tails a chance run of excludes can reject (on the benchmark this rule stopped short
-    of 95% recall in 2 of 51 runs of the engine). Priors and random samples are left out of
-    the windows; random draws made after a window began count back into its urn.
+    of 95% recall in 2 of 51 runs of an earlier engine; on chance-ordered tails, the least
+    favourable case, in 7% of runs at 95% confidence). :class:`LowerBoundRule` splits alpha
+    over the windows instead. Priors and random samples are left out of the windows; random
+    draws made after a window began count back into its urn.
     """
 
     name = "statistical-ranked"
