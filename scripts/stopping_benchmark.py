@@ -6,13 +6,15 @@ record, exactly as ``prioritiser simulate --stopping`` does: sample-based rules 
 random certification samples from the not-yet-screened labels with a seeded generator.
 
 Order sources (``--source``):
-  simulate  ``prioritiser simulate DATASET --prior-record-ids ... --seed S --all`` (the real engine)
+  simulate  ``prioritiser simulate DATASET --prior-record-ids ... --seed S --all`` (the real engine,
+            preset ``--model``, ``default`` unless told)
   orders    read ``ORDERS/<dataset>_seed<S>/order.csv`` (a ``record_id`` column, priors first),
             the layout ``prioritiser simulate --out`` writes
   quick     an in-script TF-IDF + logistic-regression active learner whose batch grows with
             the labelled set (fast; for developing rules, not for reporting the engine)
 With ``--orders DIR`` the simulate and quick sources also write their orders there, and reuse
-them when already present.
+them when already present. Figures to report come from ``--source simulate`` without ``--orders``:
+every order is then simulated afresh with the preset as it is at run time.
 
 Per rule: reliability (share of runs with recall >= target at the stop), mean and worst recall
 at the stop, mean overshoot ((records screened at the stop - n95) / N, random samples
@@ -68,15 +70,16 @@ def quick_order(frame: pd.DataFrame, priors: list[int], seed: int, growth: float
     return np.asarray(order)
 
 
-def simulate_order(bench: Path, dataset: str, prior_ids: list[str], seed: int) -> list[str]:
+def simulate_order(bench: Path, dataset: str, prior_ids: list[str], seed: int, model: str = "default") -> list[str]:
     from prioritiser.simulate import run_simulation
 
-    result = run_simulation(bench / "datasets" / f"{dataset}.csv.gz", None, prior_ids, seed=seed, screen_all=True,
-                            progress=False)
+    result = run_simulation(bench / "datasets" / f"{dataset}.csv.gz", None, prior_ids, seed=seed, model=model,
+                            screen_all=True, progress=False)
     return [str(r) for r in result.order]
 
 
-def get_order(source: str, bench: Path, orders: Path | None, dataset: str, seed: int, prior_ids: list[str]) -> np.ndarray:
+def get_order(source: str, bench: Path, orders: Path | None, dataset: str, seed: int, prior_ids: list[str],
+              model: str = "default") -> np.ndarray:
     """0/1 labels of every record in screening order (priors first)."""
     frame = read_dataset(bench, dataset)
     label_of = dict(zip(frame["record_id"].astype(str), frame["label_included"].astype(int)))
@@ -86,7 +89,7 @@ def get_order(source: str, bench: Path, orders: Path | None, dataset: str, seed:
     elif source == "orders":
         raise SystemExit(f"{path}: no order file (expected a record_id column, priors first)")
     elif source == "simulate":
-        ids = simulate_order(bench, dataset, prior_ids, seed)
+        ids = simulate_order(bench, dataset, prior_ids, seed, model)
     else:
         position = {rid: i for i, rid in enumerate(frame["record_id"].astype(str))}
         picked = quick_order(frame, [position[p] for p in prior_ids], seed)
@@ -111,8 +114,8 @@ def replay(labels: np.ndarray, n_prior: int, target: float, confidence: float, s
 
 
 def run_one(task: tuple) -> tuple[list[dict], dict]:
-    source, bench, orders, dataset, seed, prior_ids, target, confidence = task
-    labels = get_order(source, bench, orders, dataset, seed, prior_ids)
+    source, bench, orders, dataset, seed, prior_ids, target, confidence, model = task
+    labels = get_order(source, bench, orders, dataset, seed, prior_ids, model)
     n, relevant = len(labels), int(labels.sum())
     n_target = int(np.searchsorted(np.cumsum(labels), math.ceil(target * relevant)) + 1)
     summary, checkpoints = replay(labels, len(prior_ids), target, confidence, seed)
@@ -132,6 +135,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bench", type=Path, default=BENCH)
     parser.add_argument("--source", choices=["simulate", "orders", "quick"], default="simulate")
+    parser.add_argument("--model", default="default", help="simulate source: the preset (a name in models/ or a TOML file)")
     parser.add_argument("--orders", type=Path, help="directory of <dataset>_seed<S>/order.csv (read, and written by simulate/quick)")
     parser.add_argument("--datasets", default="", help="comma-separated subset")
     parser.add_argument("--seeds", default="", help="comma-separated subset of the benchmark's seeds")
@@ -147,7 +151,7 @@ def main() -> None:
     if args.seeds:
         priors = priors[priors.seed.isin([int(s) for s in args.seeds.split(",")])]
     tasks = [(args.source, args.bench, args.orders, r.dataset, int(r.seed), r.prior_record_ids.split(),
-              args.target_recall, args.confidence) for r in priors.itertuples()]
+              args.target_recall, args.confidence, args.model) for r in priors.itertuples()]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(run_one, tasks))
     rules = pd.DataFrame([row for rows, _ in results for row in rows])
@@ -156,7 +160,9 @@ def main() -> None:
     estimates.to_csv(args.out.with_name(args.out.stem + "_estimates.csv"), index=False)
 
     table = Table(title=f"Stopping rules at target recall {args.target_recall:g}, confidence {args.confidence:g} "
-                        f"({len(results)} runs, source: {args.source})")
+                        f"({len(results)} runs, source: {args.source}"
+                        f"{f', model {args.model}' if args.source == 'simulate' else ''}"
+                        f"{f', orders {args.orders}' if args.orders else ''})")
     for column in ["rule", "reliability", "mean recall", "worst recall", "mean overshoot", "max overshoot", "mean sampled"]:
         table.add_column(column, justify="left" if column == "rule" else "right")
     for rule, group in rules.groupby("rule", sort=False):

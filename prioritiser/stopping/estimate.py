@@ -16,15 +16,16 @@ Upper bound (``remaining_upper``, so ``recall_lower``):
     For a fixed k a longer window only shrinks the event "at most k relevant in the
     window", so taking the longest one costs no multiplicity.
     Guarantee: at each look, P(remaining > bound) <= alpha, provided that from the start
-    of each window on the ranking puts relevant records no later than a random order
-    would (given how many relevant records the window and the unscreened records hold,
-    every arrangement in which they come earlier is at least as likely as under a uniform
-    permutation; a uniform permutation itself, i.e. a ranking no better than chance in the
-    tail, is the least favourable case and attains the level). Repeated looks are not
-    corrected for (as in Callaghan & Müller-Hansen); on uniformly random orders the stop
-    under the default rule still fell short of the target in well under alpha of runs
-    (tests/test_stopping.py). Before any ranked record beyond the priors nothing is known:
-    every unscreened record may be relevant.
+    of each window on the ranking is no worse than chance: given how many relevant records
+    the window and the unscreened records hold together, the ranking puts them into the
+    window at least as readily as a uniformly random order of those records would. That
+    random order (a ranking with no skill left in its tail) is the least favourable case;
+    the better the ranking, the more the bound errs high. Repeated looks are not corrected
+    for (nor are they by Callaghan & Müller-Hansen); followed record by record on uniformly
+    random orders (300-1000 records, 8-60 relevant) the default rule stopped short of 95%
+    recall in 1.5-2% of runs at alpha = 5% (tests/test_stopping.py checks <= alpha). Before
+    any ranked record beyond the priors nothing is known: every unscreened record may be
+    relevant.
 
 Point estimate (``estimated_remaining``):
   * with a sample: the sample's prevalence times the undrawn records of its urn.
