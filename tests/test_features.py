@@ -250,25 +250,6 @@ def test_minilm_embeddings_are_cached(tmp_path, monkeypatch):
     np.testing.assert_array_equal(again[:3], first)
 
 
-@pytest.fixture
-def count_calls(monkeypatch):
-    """Texts whose tf-idf term counts were computed for the count cache, batch by batch."""
-    from prioritiser.features.cache import CountCache
-
-    calls: list[list[str]] = []
-    real = CountCache.get_or_count
-
-    def spy(self, texts, count, **kwargs):
-        def counting(batch):
-            calls.append(list(batch))
-            return count(batch)
-
-        return real(self, texts, counting, **kwargs)
-
-    monkeypatch.setattr(CountCache, "get_or_count", spy)
-    return calls
-
-
 def _same(a, b) -> bool:
     return a.shape == b.shape and (a != b).nnz == 0
 

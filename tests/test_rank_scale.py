@@ -16,25 +16,6 @@ from prioritiser.screening import rank_project
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
-@pytest.fixture
-def count_calls(monkeypatch):
-    """Texts whose tf-idf term counts were computed for the count cache, batch by batch."""
-    from prioritiser.features.cache import CountCache
-
-    calls: list[list[str]] = []
-    real = CountCache.get_or_count
-
-    def spy(self, texts, count, **kwargs):
-        def counting(batch):
-            calls.append(list(batch))
-            return count(batch)
-
-        return real(self, texts, counting, **kwargs)
-
-    monkeypatch.setattr(CountCache, "get_or_count", spy)
-    return calls
-
-
 def test_group_text_is_the_longest_member_first_on_ties(tmp_path):
     ramipril, trials = "Ramipril lowers blood pressure in older adults", "Mapping studies of test automation"
     rows = pd.DataFrame({

@@ -14,12 +14,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from prioritiser.features.cache import EmbeddingCache
+from prioritiser.project import file_sha256 as project_file_sha256
 
 
 @lru_cache(maxsize=8)
 def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    return project_file_sha256(Path(path))
 
 
 def file_sha256(path: Path) -> str:

@@ -186,15 +186,11 @@ class TfidfExtractor(TransformerMixin, BaseEstimator):
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         """Features of (possibly new) texts with the fitted columns and idf; unseen terms are ignored."""
-        counts = self._hashed(self.hasher_, list(texts))
-        at = np.minimum(np.searchsorted(self.buckets_, counts.indices), len(self.buckets_) - 1)
-        known = self.buckets_[at] == counts.indices
-        counts = sp.csr_matrix((np.where(known, counts.data, 0), np.where(known, at, 0), counts.indptr),
-                               shape=(counts.shape[0], len(self.buckets_)))
-        counts.eliminate_zeros()
-        counts.sum_duplicates()
-        identity = np.arange(len(self.buckets_), dtype=np.int32)
-        return self._weighted_rows([(identity, counts)], np.array([[0, 0, counts.shape[0]]]), counts.nnz)
+        terms, counts = compact_columns(self._hashed(self.hasher_, list(texts)))
+        at = np.minimum(np.searchsorted(self.buckets_, terms), len(self.buckets_) - 1)
+        column = np.where(self.buckets_[at] == terms, at, -1).astype(np.int32)
+        nnz = int((column[counts.indices] >= 0).sum())
+        return self._weighted_rows([(column, counts)], np.array([[0, 0, counts.shape[0]]]), nnz)
 
     def _weighted_rows(self, parts: list[tuple[np.ndarray, sp.csr_matrix]], runs: np.ndarray, nnz: int) -> sp.csr_matrix:
         """The tf-idf rows (unit L2 norm) of the ``runs`` of rows of ``parts``, each part's counts
