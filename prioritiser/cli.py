@@ -70,8 +70,8 @@ def interrupted_message(commits_before: int = 0) -> str:
 
 def project_commits() -> int:
     """Write transactions committed so far in this process (0 before the store is imported)."""
-    project = sys.modules.get("prioritiser.project")
-    return project.Project.commits if project else 0
+    connection = sys.modules.get("prioritiser.store.connection")
+    return connection.Connection.commits if connection else 0
 
 
 def on_wait(message: str) -> None:
@@ -79,7 +79,7 @@ def on_wait(message: str) -> None:
 
 
 def open_project(directory: Path):
-    from prioritiser.project import Project
+    from prioritiser.store import Project
 
     return Project(directory, on_wait=on_wait)
 
@@ -132,11 +132,11 @@ def init_cmd(
     no_dedupe: bool = typer.Option(False, "--no-dedupe", help="Keep duplicates as separate records."),
 ) -> None:
     """Create a project from one or more search exports, finding duplicates."""
-    from prioritiser.project import Project
+    from prioritiser.importing import create_project
 
     with counting_progress("Importing") as progress:
         task = progress.add_task("Importing", total=None)
-        project, summary = Project.create(
+        project, summary = create_project(
             directory, records, dedupe=not no_dedupe, on_wait=on_wait,
             on_progress=lambda n: progress.update(task, completed=n),
         )
@@ -152,9 +152,11 @@ def add_cmd(
     no_dedupe: bool = typer.Option(False, "--no-dedupe", help="Do not group the new records with duplicates."),
 ) -> None:
     """Add records from an update search; every label is kept."""
+    from prioritiser.importing import add_records
+
     with open_project(directory) as project, counting_progress("Importing") as progress:
         task = progress.add_task("Importing", total=None)
-        summary = project.add_records(records, dedupe=not no_dedupe, on_progress=lambda n: progress.update(task, completed=n))
+        summary = add_records(project, records, dedupe=not no_dedupe, on_progress=lambda n: progress.update(task, completed=n))
         progress.stop()
         print_import_summary(summary, project)
 
@@ -166,10 +168,10 @@ def label_cmd(
     reviewer: str = typer.Option("", "--reviewer", help="Reviewer name for rows without a reviewer column."),
 ) -> None:
     """Import reviewer decisions (append-only: a changed decision is a new event)."""
-    from prioritiser.labels import conflict_lines
+    from prioritiser.labels import conflict_lines, import_labels
 
     with open_project(directory) as project:
-        summary = project.import_labels(file, reviewer=reviewer)
+        summary = import_labels(project, file, reviewer=reviewer)
         console.print(
             f"{file}: {summary.n_rows:,} rows, {summary.n_events:,} new decisions recorded, "
             f"{summary.n_undecided:,} rows without a decision, {len(summary.unknown):,} rows matching no record.",
@@ -202,7 +204,7 @@ def rank_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),
     batch: int = typer.Option(50, "--batch", "-b", help="Number of records in the next batch."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the next batch here (.csv, .tsv, .xlsx or .ris); its empty 'label' column goes back to 'prioritiser label'."),
-    model: str = typer.Option("default", "--model", "-m", help="Preset name (models/*.toml: default, fast, minilm) or path to a preset TOML file."),
+    model: str = typer.Option("default", "--model", "-m", help="Preset name (default, fast, minilm) or path to a preset TOML file."),
     set_: list[str] = typer.Option([], "--set", help="Override a preset option, KEY=VALUE (repeatable), e.g. --set classifier=svm."),
     query: Optional[str] = typer.Option(None, "--query", "-q", help="Research question: ranks by similarity to it while no include/exclude pair exists yet."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the preset's)."),
@@ -303,7 +305,7 @@ def simulate_cmd(
     dataset: Path = typer.Argument(..., help="Fully labelled dataset (CSV/TSV/XLSX/RIS with an included/label_included column)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory: order.csv, metrics.json, recall.png (and stopping.json)."),
     prior_record_ids: str = typer.Option("", "--prior-record-ids", help="Space-separated record ids screened first (prior knowledge), e.g. \"95 742\"; default: one random include and one random exclude."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the preset's); also picks the default priors."),
     model: str = typer.Option("default", "--model", "-m", help="Preset name or TOML path."),
     set_: list[str] = typer.Option([], "--set", help="Override a preset option, KEY=VALUE (repeatable)."),
     batch: int = typer.Option(1, "--batch", "-b", help="Records screened between two rankings."),
@@ -330,7 +332,7 @@ def demo_cmd(
     out: Path = typer.Option(Path("demo-output"), "--out", "-o", help="Output directory."),
     seed: int = typer.Option(1, "--seed", help="Random seed (also picks the prior include and exclude)."),
 ) -> None:
-    """Simulate screening of the bundled example (data/example.csv) and plot its recall curve."""
+    """Simulate screening of the bundled example (example.csv) and plot its recall curve."""
     from prioritiser.simulate import example_dataset
 
     simulate_cmd(example_dataset(), out, "", seed, "default", [], 1, False, True)
@@ -425,7 +427,7 @@ def main() -> int | str | None:
     A Ctrl-C that lands outside a command's own handling (while typer sets up, or after the
     command returned) ends in the same one-line message and exit status 130 as one inside it;
     one that lands after that, while Python shuts down, ends the process silently."""
-    from prioritiser.__main__ import end_quietly_on_ctrl_c
+    from prioritiser.shutdown import end_quietly_on_ctrl_c
 
     try:
         try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prioritiser.project import Project
+from prioritiser.store import Project
 
 EXPORT_COLUMNS = [
     "record_id", "group_id", "title", "abstract", "authors", "year", "doi", "pmid", "keywords", "journal",
@@ -18,11 +18,7 @@ EXPORT_COLUMNS = [
 def records_table(project: Project) -> pd.DataFrame:
     """Every record (duplicates included) with ``label`` (the group's decision in force or ""),
     ``score`` and ``rank`` from the latest iteration (empty for groups it did not rank)."""
-    frame = pd.read_sql_query(
-        "SELECT r.*, s.path AS source_file, r.position AS source_position"
-        " FROM records r JOIN sources s USING (source_id) ORDER BY record_id",
-        project.con,
-    )
+    frame = project.records_with_sources()
     decisions = project.group_decisions()
     frame["label"] = [decisions.get(g, "") for g in frame["group_id"].tolist()]
     frame["score"] = np.nan

@@ -8,18 +8,27 @@ has in force for that record adds no event, so importing a file twice changes no
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from prioritiser.dedupe import normalise_doi, normalise_pmid, normalise_title
 from prioritiser.errors import UserError
-
-if TYPE_CHECKING:
-    from prioritiser.project import LabelImportSummary, Project
+from prioritiser.store import Project
 
 
 #: How many new conflicts ``prioritiser label`` lists, one a line; the summary keeps them all.
 LISTED_CONFLICTS = 20
+
+
+@dataclass
+class LabelImportSummary:
+    """What ``label`` did with a decisions file."""
+
+    n_rows: int = 0
+    n_events: int = 0
+    n_undecided: int = 0
+    unknown: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
 
 
 def conflict_lines(conflicts: list[str], limit: int = LISTED_CONFLICTS) -> list[str]:
@@ -34,15 +43,15 @@ def conflict_lines(conflicts: list[str], limit: int = LISTED_CONFLICTS) -> list[
 class RecordMatcher:
     """Finds a project record for a label row; indexes are built on first use."""
 
-    def __init__(self, project: "Project"):
-        self.con = project.con
+    def __init__(self, project: Project):
+        self.project = project
         self._indexes: dict[str, dict[str, int]] = {}
 
     def _index(self, column: str) -> dict[str, int]:
         if column not in self._indexes:
             norm = {"doi": normalise_doi, "pmid": normalise_pmid, "title": normalise_title, "source_key": str.strip}[column]
             index: dict[str, int] = {}
-            for record_id, value in self.con.execute(f"SELECT record_id, {column} FROM records ORDER BY record_id"):
+            for record_id, value in self.project.record_column(column):
                 key = norm(value or "")
                 if key:
                     index.setdefault(key, record_id)
@@ -53,9 +62,8 @@ class RecordMatcher:
         key = (row.record_id or "").strip()
         if key:
             if key.isdigit():
-                hit = self.con.execute("SELECT record_id FROM records WHERE record_id=?", (int(key),)).fetchone()
-                if hit:
-                    return hit[0]
+                if self.project.record_exists(int(key)):
+                    return int(key)
             if key in self._index("source_key"):
                 return self._index("source_key")[key]
         for column, value, norm in (
@@ -77,11 +85,11 @@ def describe_row(row) -> str:
     return f"line {row.line}: no record id, DOI, PMID or title"
 
 
-def import_label_file(project: "Project", path: Path, reviewer: str = "") -> "LabelImportSummary":
+def import_labels(project: Project, path: str | Path, reviewer: str = "") -> LabelImportSummary:
     """Read ``path`` and append its decisions to ``project`` in one transaction."""
     from prioritiser.io import iter_label_rows
-    from prioritiser.project import LabelImportSummary
 
+    path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     summary = LabelImportSummary()
@@ -90,11 +98,7 @@ def import_label_file(project: "Project", path: Path, reviewer: str = "") -> "La
     # of one file at the same time record its decisions once.
     with project.write():
         matcher = RecordMatcher(project)
-        in_force: dict[tuple[int, str], str] = {}
-        for record_id, rev, decision in project.con.execute(
-            "SELECT record_id, reviewer, decision FROM label_events ORDER BY event_id"
-        ):
-            in_force[(record_id, rev)] = decision
+        in_force = project.reviewer_decisions()
         events = []
         matched_any = False
         for row in rows:

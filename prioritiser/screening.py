@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from prioritiser.batches import batch_frame, hand_out
 from prioritiser.errors import UserError
-from prioritiser.project import Iteration, Project, config_hash, now_iso
+from prioritiser.learning import Ranker
 from prioritiser.records import EXCLUDE, INCLUDE
-
-BATCH_COLUMNS = ["record_id", "title", "abstract", "authors", "year", "doi", "score", "rank", "label"]
+from prioritiser.store import Iteration, Project, config_hash, now_iso
 
 
 @dataclass
@@ -54,32 +54,39 @@ class ScreeningState:
 def screening_state(project: Project, up_to_event: int | None = None) -> ScreeningState:
     last = project.last_event_id() if up_to_event is None else up_to_event
     group_ids, texts = project.group_texts()
-    decisions = project.group_decisions(last)
-    first_seen: dict[int, None] = {}
-    for (group,) in project.con.execute(
-        "SELECT r.group_id FROM label_events e JOIN records r USING (record_id) WHERE e.event_id <= ? ORDER BY e.event_id",
-        (last,),
-    ):
-        first_seen.setdefault(group, None)
-    return ScreeningState(group_ids, texts, decisions, list(first_seen), last)
+    return ScreeningState(group_ids, texts, project.group_decisions(last), project.screening_order(last), last)
+
+
+@dataclass
+class Ranking:
+    """The unscreened groups highest score first (ties by group id), their scores, the groups
+    of the next batch in the order to screen them, and timings in seconds."""
+
+    group_ids: np.ndarray
+    scores: np.ndarray
+    batch: np.ndarray
+    timings: dict
+
+    @property
+    def used_query(self) -> bool:
+        return "query_s" in self.timings
 
 
 def compute_ranking(
     project: Project,
-    config: dict,
+    ranker: Ranker,
     state: ScreeningState | None = None,
     up_to_event: int | None = None,
     query: str | None = None,
+    batch: int = 0,
     progress: bool = True,
-) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Rank the unscreened groups with ``config`` (which holds its seed).
+) -> Ranking:
+    """Rank the unscreened groups with ``ranker`` and choose the next ``batch`` of them with its
+    querier, as a simulation from the same labels would.
 
-    Returns group ids highest score first, their scores, and timings in seconds. Ties are
-    broken by group id, so the same labels, configuration and seed give the same ranking.
+    Before any include/exclude pair exists, ``query`` (a research question) ranks by
+    similarity to it, and the batch is the most similar groups.
     """
-    from prioritiser.features import extract_features
-    from prioritiser.learning import rank_by_query, score_pool
-
     state = state or screening_state(project, up_to_event)
     timings: dict[str, float] = {}
     pool = state.unscreened
@@ -88,14 +95,14 @@ def compute_ranking(
     idx, y = state.training
     start = time.perf_counter()
     if y.sum() >= 1 and (y == 0).sum() >= 1:
-        X = extract_features(config["features"], state.texts, cache_dir=project.path / "cache",
-                             params=config.get("feature_params"), progress=progress)
+        X = ranker.extract(state.texts, cache_dir=project.path / "cache", progress=progress)
         timings["features_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        scores = np.asarray(score_pool(X, idx, y, config, seed=config["seed"]), dtype=np.float64)[pool]
+        chosen, scores = ranker.fit(X, idx, y).rank(X, pool, batch)
         timings["model_s"] = time.perf_counter() - start
     elif query:
-        scores = np.asarray(rank_by_query(query, [state.texts[i] for i in pool], config), dtype=np.float64)
+        scores = np.asarray(ranker.similarity_scores(query, [state.texts[i] for i in pool]), dtype=np.float64)
+        chosen = None
         timings["query_s"] = time.perf_counter() - start
     else:
         raise UserError(
@@ -105,7 +112,9 @@ def compute_ranking(
         )
     groups = state.group_ids[pool]
     order = np.lexsort((groups, -scores))
-    return groups[order], scores[order], timings
+    ranked = groups[order]
+    next_batch = ranked[:batch] if chosen is None else state.group_ids[chosen]
+    return Ranking(ranked, scores[order], next_batch, timings)
 
 
 def screening_history(project: Project, state: ScreeningState, scores: np.ndarray | None = None):
@@ -121,10 +130,7 @@ def screening_history(project: Project, state: ScreeningState, scores: np.ndarra
     labels = [0 if state.decisions[g] == EXCLUDE else 1 for g in state.screened_order]
     iterations = project.iterations()
     prior_until = state.last_event_id if not iterations else min(iterations[0].last_event_id, state.last_event_id)
-    (n_prior,) = project.con.execute(
-        "SELECT COUNT(DISTINCT r.group_id) FROM label_events e JOIN records r USING (record_id) WHERE e.event_id <= ?",
-        (prior_until,),
-    ).fetchone()
+    n_prior = len(project.screening_order(prior_until))
     return ScreeningHistory(
         n_total=len(state.group_ids),
         labels=np.asarray(labels, dtype=np.int64),
@@ -153,29 +159,6 @@ class RankResult:
     used_query: bool
 
 
-def batch_frame(project: Project, group_ids: np.ndarray, scores: np.ndarray | None, ranks: np.ndarray | None) -> pd.DataFrame:
-    """Rows for a batch file: the group's representative record, an empty label column."""
-    ids = [int(g) for g in group_ids]
-    if not ids:
-        return pd.DataFrame(columns=BATCH_COLUMNS)
-    placeholders = ",".join("?" * len(ids))
-    frame = pd.read_sql_query(
-        f"SELECT record_id, title, abstract, authors, year, doi FROM records WHERE record_id IN ({placeholders})",
-        project.con, params=ids,
-    ).set_index("record_id").loc[ids].reset_index()
-    frame["year"] = frame["year"].astype("Int64")
-    frame["score"] = np.round(scores, 6) if scores is not None else np.nan
-    frame["rank"] = ranks if ranks is not None else pd.NA
-    frame["label"] = ""
-    return frame[BATCH_COLUMNS]
-
-
-def write_batch(frame: pd.DataFrame, out: Path) -> None:
-    from prioritiser.io import write_table
-
-    write_table(frame, out)
-
-
 def rank_project(
     project: Project,
     model: str = "default",
@@ -186,35 +169,34 @@ def rank_project(
     seed: int | None = None,
     progress: bool = True,
 ) -> RankResult:
-    """Retrain on the decisions in force, rank every unscreened group, store the iteration
-    (configuration, counts, timings, full ranking, recall estimates) and write the top
-    ``batch`` groups to ``out`` (.csv, .tsv, .xlsx or .ris) when given."""
-    from prioritiser.learning import load_preset
-
+    """Retrain on the decisions in force, rank every unscreened group, choose the next
+    ``batch`` with the preset's querier, and store the iteration (configuration, counts,
+    timings, full ranking, recall estimates) with that batch, written to ``out`` (.csv, .tsv,
+    .xlsx or .ris) when given. ``seed`` replaces the preset's seed."""
     if batch < 1:
         raise UserError(f"--batch must be at least 1 (got {batch})")
-    config = load_preset(model, overrides or {})
+    overrides = dict(overrides or {})
     if seed is not None:
-        config["seed"] = seed
+        overrides["seed"] = seed
+    ranker = Ranker.from_preset(model, **overrides)
     state = screening_state(project)
     start = time.perf_counter()
-    groups, scores, timings = compute_ranking(project, config, state=state, query=query, progress=progress)
-    used_query = "query_s" in timings
-    if used_query:
-        config = {**config, "query": query}
-    estimates = stopping_estimates(project, state, None if used_query else scores)
+    ranking = compute_ranking(project, ranker, state=state, query=query, batch=batch, progress=progress)
+    config = ranker.get_params()
+    if ranking.used_query:
+        config["query"] = query
+    timings = ranking.timings
+    estimates = stopping_estimates(project, state, None if ranking.used_query else ranking.scores)
     timings["total_s"] = time.perf_counter() - start
     _, y = state.training
-    top = groups[:batch]
-    frame = batch_frame(project, top, scores[:batch], np.arange(1, len(top) + 1))
-    with project.write():  # the iteration and the batch it hands out are stored together or not at all
-        iteration_id = project.add_iteration(Iteration(
-            iteration_id=0, created_at=now_iso(), kind="query" if used_query else "rank", config=config,
-            config_hash=config_hash(config), seed=int(config["seed"]), last_event_id=state.last_event_id,
-            n_labelled=len(state.decisions), n_included=int(y.sum()), n_excluded=int((y == 0).sum()),
-            timings=timings, estimates=estimates, group_ids=groups, scores=scores,
-        ))
-        project.add_batch("ranked", top, seed=int(config["seed"]), iteration_id=iteration_id)
-    if out is not None:
-        write_batch(frame, out)
-    return RankResult(iteration_id, config, len(groups), frame, estimates, timings, used_query)
+    position = {g: i for i, g in enumerate(ranking.group_ids.tolist())}
+    at = np.array([position[g] for g in ranking.batch.tolist()], dtype=np.int64)
+    frame = batch_frame(project, ranking.batch, ranking.scores[at], at + 1)
+    handed = hand_out(project, "ranked", frame, seed=ranker.seed, out=out, iteration=Iteration(
+        iteration_id=0, created_at=now_iso(), kind="query" if ranking.used_query else "rank", config=config,
+        config_hash=config_hash(config), seed=ranker.seed, last_event_id=state.last_event_id,
+        n_labelled=len(state.decisions), n_included=int(y.sum()), n_excluded=int((y == 0).sum()),
+        timings=timings, estimates=estimates, group_ids=ranking.group_ids, scores=ranking.scores,
+    ))
+    return RankResult(handed.iteration_id, config, len(ranking.group_ids), frame, estimates, timings,
+                      ranking.used_query)

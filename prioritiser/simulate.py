@@ -1,6 +1,7 @@
 """Simulated screening of a fully labelled dataset: the labels play the reviewer.
 
-The scoring is :func:`prioritiser.learning.score_pool`, the same path ``rank`` uses. Between
+The model is a :class:`~prioritiser.learning.Ranker`, the same one ``rank`` uses, and the next
+records are chosen by its querier (:meth:`Ranker.select`) as ``rank`` chooses a batch. Between
 two retrainings the next records are taken from the latest scores; the model is retrained
 after every include found and whenever the records screened since the last fit exceed
 ``retrain_every`` × the records labelled so far (0 retrains after every record).
@@ -17,15 +18,17 @@ import numpy as np
 import pandas as pd
 
 from prioritiser.errors import UserError
+from prioritiser.learning import Ranker
 from prioritiser.metrics import found_curve, screening_metrics
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "data" / "example.csv"
+from prioritiser.package_data import data_dir
 
 
 def example_dataset() -> Path:
-    if not EXAMPLE.is_file():
-        raise UserError(f"{EXAMPLE}: the bundled example is missing (run from a clone of the repository)")
-    return EXAMPLE
+    """The bundled, fully labelled example (``prioritiser/data/example.csv``)."""
+    example = data_dir() / "example.csv"
+    if not example.is_file():
+        raise UserError(f"{example}: the bundled example is missing; reinstall prioritiser")
+    return example
 
 
 @dataclass
@@ -65,8 +68,8 @@ def default_priors(labels: np.ndarray, seed: int) -> list[int]:
     return [int(rng.choice(np.flatnonzero(labels == 1))), int(rng.choice(np.flatnonzero(labels == 0)))]
 
 
-def simulate(X, labels: np.ndarray, priors: list[int], config: dict, batch: int = 1, screen_all: bool = False,
-             stopping=None, progress: bool = False) -> tuple[list[int], int, list]:
+def simulate(X, labels: np.ndarray, priors: list[int], ranker: Ranker, batch: int = 1, screen_all: bool = False,
+             stopping=None) -> tuple[list[int], int, list]:
     """Screen in model order from ``priors`` (positions) until every include is found.
 
     ``stopping``, when given, is a :class:`~prioritiser.stopping.simulation.StoppingMonitor`:
@@ -75,11 +78,8 @@ def simulate(X, labels: np.ndarray, priors: list[int], config: dict, batch: int 
     said stop) or nothing is left. Returns the order (positions), the number of model fits
     and the monitor's checkpoints.
     """
-    from prioritiser.learning import score_pool, select_batch
-
     n = len(labels)
-    seed = int(config.get("seed", 42))
-    retrain_every = float(config.get("retrain_every", 0.0))
+    retrain_every = float(ranker.retrain_every)
     screened = np.zeros(n, dtype=bool)
     order: list[int] = list(priors)
     screened[priors] = True
@@ -87,7 +87,7 @@ def simulate(X, labels: np.ndarray, priors: list[int], config: dict, batch: int 
     found = int(labels[priors].sum())
     scores = None
     fitted_at, fitted_found, n_fits = -1, -1, 0
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(ranker.seed)
     while not screened.all():
         if stopping is None:
             if found == total_relevant and not screen_all:
@@ -99,14 +99,13 @@ def simulate(X, labels: np.ndarray, priors: list[int], config: dict, batch: int 
         if scores is None or found != fitted_found or stale:
             y = labels[order]
             if 0 < y.sum() < len(y):
-                scores = score_pool(X, np.asarray(order), y, config, seed)
+                scores = ranker.fit(X, np.asarray(order), y).decision_function(X)
                 n_fits += 1
             else:
                 scores = rng.random(n)
             fitted_at, fitted_found = n_lab, found
         pool = np.flatnonzero(~screened)
-        picked = pool[select_batch(scores[pool], batch, config.get("querier", "max"),
-                                   config.get("random_share", 0.0), seed + n_lab)]
+        picked = pool[ranker.select(scores[pool], batch, n_screened=n_lab)]
         order.extend(picked.tolist())
         screened[picked] = True
         found += int(labels[picked].sum())
@@ -115,17 +114,20 @@ def simulate(X, labels: np.ndarray, priors: list[int], config: dict, batch: int 
     return order, n_fits, getattr(stopping, "checkpoints", [])
 
 
-def run_simulation(dataset: Path, out: Path | None, prior_record_ids: list[str], seed: int = 0, model: str = "default",
-                   overrides: dict | None = None, batch: int = 1, screen_all: bool = False, stopping: bool = False,
-                   progress: bool = True, cache_dir: Path | None = None) -> SimulationResult:
-    """Load ``dataset``, simulate, and write order.csv, metrics.json and recall.png to ``out``."""
-    from prioritiser.features import extract_features
-    from prioritiser.learning import load_preset
+def run_simulation(dataset: Path, out: Path | None, prior_record_ids: list[str], seed: int | None = None,
+                   model: str = "default", overrides: dict | None = None, batch: int = 1, screen_all: bool = False,
+                   stopping: bool = False, progress: bool = True, cache_dir: Path | None = None) -> SimulationResult:
+    """Load ``dataset``, simulate, and write order.csv, metrics.json and recall.png to ``out``.
 
+    ``seed`` replaces the preset's seed (as ``rank --seed`` does); it also draws the default
+    priors (one include and one exclude)."""
     if batch < 1:
         raise UserError(f"--batch must be at least 1 (got {batch})")
-    config = load_preset(model, overrides or {})
-    config["seed"] = seed
+    overrides = dict(overrides or {})
+    if seed is not None:
+        overrides["seed"] = seed
+    ranker = Ranker.from_preset(model, **overrides)
+    seed = ranker.seed
     frame = load_dataset(Path(dataset))
     labels = frame["label"].to_numpy()
     position_of = {rid: i for i, rid in enumerate(frame["record_id"])}
@@ -137,14 +139,13 @@ def run_simulation(dataset: Path, out: Path | None, prior_record_ids: list[str],
     else:
         priors = default_priors(labels, seed)
     start = time.perf_counter()
-    X = extract_features(config["features"], frame["text"].tolist(), cache_dir=cache_dir,
-                         params=config.get("feature_params"), progress=progress)
+    X = ranker.extract(frame["text"].tolist(), cache_dir=cache_dir, progress=progress)
     rules = None
     if stopping:
         from prioritiser.stopping.simulation import StoppingMonitor
 
         rules = StoppingMonitor(n_total=len(labels), n_prior=len(priors))
-    order, n_fits, checkpoints = simulate(X, labels, priors, config, batch, screen_all, rules, progress)
+    order, n_fits, checkpoints = simulate(X, labels, priors, ranker, batch, screen_all, rules)
     seconds = time.perf_counter() - start
     result = SimulationResult(
         order=frame["record_id"].iloc[order].tolist(), labels=labels[order], n_records=len(labels),
@@ -152,7 +153,7 @@ def run_simulation(dataset: Path, out: Path | None, prior_record_ids: list[str],
         seconds=seconds, n_fits=n_fits, stopping=rules.summary() if rules else [], checkpoints=checkpoints,
     )
     if out is not None:
-        write_outputs(result, Path(out), config)
+        write_outputs(result, Path(out), ranker.get_params())
     return result
 
 

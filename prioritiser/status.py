@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from prioritiser.batches import batch_frame, hand_out
 from prioritiser.errors import UserError
-from prioritiser.project import Project
-from prioritiser.screening import batch_frame, screening_history, screening_state, stopping_estimates, write_batch
+from prioritiser.screening import screening_history, screening_state, stopping_estimates
+from prioritiser.store import Project
 
 
 def _unscreened_scores(project: Project, state) -> np.ndarray | None:
@@ -59,9 +60,10 @@ def decide_stop(
     project: Project, target_recall: float, confidence: float, out: Path | None, seed: int = 0,
 ) -> dict:
     """Evaluate the default stopping rule; when it cannot yet say stop, draw the uniform random
-    sample of unscreened records that would certify stopping and write it as the next batch.
+    sample of unscreened records that would certify stopping and hand it out as the next batch.
 
-    The decision is recorded in the project (for the audit pack).
+    The decision is recorded in the project (for the audit pack), with the sample's batch in
+    the same transaction.
     """
     from prioritiser.audit import qa_findings
     from prioritiser.stopping import default_rule, samples_needed
@@ -88,9 +90,9 @@ def decide_stop(
         drawn = np.sort(state.group_ids[rng.choice(state.unscreened, size=k, replace=False)])
         decision["sample_size"] = k
         if k:
-            project.add_batch("random", drawn, seed=seed)
             if out is not None:
-                write_batch(batch_frame(project, drawn, None, None), out)
                 decision["sample_file"] = str(out)
+            hand_out(project, "random", batch_frame(project, drawn), seed=seed, out=out, stop_decision=decision)
+            return decision
     project.add_stop_decision(decision)
     return decision

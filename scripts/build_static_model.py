@@ -1,4 +1,4 @@
-"""Distil the bundled static encoder (models/static-minilm) from all-MiniLM-L6-v2, offline.
+"""Distil the bundled static encoder (prioritiser/models/static-minilm) from all-MiniLM-L6-v2, offline.
 
 model2vec passes every token of MiniLM's vocabulary through the transformer once (about six
 minutes on two CPU cores), reduces the token vectors to --dims dimensions with PCA, weights
@@ -10,7 +10,7 @@ Quality check behind these choices (5-fold cross-validated ROC AUC of a class-ba
 regression, mean over the 17 benchmark datasets): float32 0.860, float16 0.860, int8 0.860 at
 256 dimensions; 192 dimensions 0.857, 128 dimensions 0.851.
 
-    .venv/bin/python scripts/build_static_model.py [--dims 256] [--out models/static-minilm]
+    .venv/bin/python scripts/build_static_model.py [--dims 256] [--out prioritiser/models/static-minilm]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 from prioritiser.features.minilm import minilm_path  # noqa: E402
 
-OUT = Path(__file__).resolve().parent.parent / "models" / "static-minilm"
+OUT = Path(__file__).resolve().parent.parent / "prioritiser" / "models" / "static-minilm"
 
 README = """# static-minilm
 

@@ -1,9 +1,9 @@
 """Build the bundled example in data/ from the Kwok et al. 2020 screening data (CC-BY 4.0).
 
 A stratified slice: 40 included and 460 excluded records, renumbered 1..500 in a shuffled
-order. Writes data/example.csv (fully labelled, for `prioritiser demo` and simulations),
-data/example_search.ris (the same records as a search export, without decisions) and
-data/example_first_decisions.csv (a first screened batch: 3 includes and 17 excludes).
+order. Writes prioritiser/data/example.csv (fully labelled, for `prioritiser demo` and simulations),
+prioritiser/data/example_search.ris (the same records as a search export, without decisions) and
+prioritiser/data/example_first_decisions.csv (a first screened batch: 3 includes and 17 excludes).
 
     python scripts/make_example_data.py /path/to/benchmark/datasets/Kwok_2020.csv.gz
 """
@@ -18,7 +18,7 @@ SEED = 20201
 
 
 def main(source: str) -> None:
-    data = Path(__file__).resolve().parent.parent / "data"
+    data = Path(__file__).resolve().parent.parent / "prioritiser" / "data"
     frame = pd.read_csv(source)
     rng = np.random.default_rng(SEED)
     included = frame[frame.label_included == 1].sample(40, random_state=SEED)

@@ -27,7 +27,9 @@ from pathlib import Path
 
 from import_scale_benchmark import DATASETS, write_search_export
 
-from prioritiser.project import Project
+from prioritiser.importing import create_project
+from prioritiser.labels import import_labels
+from prioritiser.store import Project
 
 GIB = 1024**3
 #: (records, wall seconds, peak GiB) targets; a size between two targets is held to the larger one.
@@ -42,7 +44,7 @@ def build_project(project: Path, n_records: int, n_labels: int, n_includes: int,
         write_search_export(records, n_records, seed=seed, datasets=datasets)
         print(f"wrote {n_records:,} records in {time.monotonic() - start:.0f} s", flush=True)
         start = time.monotonic()
-        with Project.create(project, [records])[0] as created:
+        with create_project(project, [records])[0] as created:
             print(f"imported them in {time.monotonic() - start:.0f} s", flush=True)
             rng = random.Random(seed)
             chosen = rng.sample(range(1, n_records + 1), min(n_labels, n_records))
@@ -50,7 +52,7 @@ def build_project(project: Path, n_records: int, n_labels: int, n_includes: int,
                 writer = csv.writer(handle)
                 writer.writerow(["record_id", "label"])
                 writer.writerows((record_id, int(i < n_includes)) for i, record_id in enumerate(chosen))
-            created.import_labels(decisions, reviewer="benchmark")
+            import_labels(created, decisions, reviewer="benchmark")
 
 
 def run_rank(project: Path, model: str, profile: Path | None) -> dict:

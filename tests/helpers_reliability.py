@@ -32,8 +32,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from prioritiser.importing import create_project
 from prioritiser.cli import app
-from prioritiser.project import DB_NAME, Project
+from prioritiser.store import DB_NAME, Project
 
 REPO = Path(__file__).resolve().parents[1]
 _SCRIPT = Path(sys.executable).with_name("prioritiser")
@@ -404,7 +405,7 @@ class Corpus:
         scale.write_search_export(search, N_RECORDS, seed=1)
         scale.write_search_export(update, N_UPDATE, seed=2)
         base = root / "base"
-        Project.create(base, [search])[0].close()
+        create_project(base, [search])[0].close()
         rng = random.Random(0)
         ids = rng.sample(range(1, N_RECORDS + 1), N_LABELS_A + N_LABELS_B)
         labels_a = write_labels(root / "labels_a.csv", {i: "yes" if rng.random() < 0.2 else "no" for i in ids[:N_LABELS_A]})

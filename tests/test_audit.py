@@ -8,18 +8,21 @@ import json
 import shutil
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
 
-from prioritiser.audit import draw_qa_sample, load_verified, qa_findings, reproduce, write_audit
+from prioritiser.importing import create_project
+from prioritiser.labels import import_labels
+from prioritiser.package_data import data_dir
+from prioritiser.audit import draw_qa_sample, qa_findings, reproduce, write_audit
 from prioritiser.errors import UserError
-from prioritiser.project import Project, file_sha256
-from prioritiser.screening import BATCH_COLUMNS, rank_project
+from prioritiser.files import file_sha256
+from prioritiser.store import Project
+from prioritiser.batches import BATCH_COLUMNS
+from prioritiser.screening import rank_project
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = data_dir()
 XSS = "<script>alert(1)</script>"
 FORMULA = '=HYPERLINK("http://example.org","click")'
 
@@ -54,7 +57,7 @@ def _screen(project: Project, tmp: Path, rounds: int) -> None:
         ids = [r for r in result.batch["record_id"].tolist() if r in truth]
         labels = tmp / f"batch{i}.csv"
         pd.DataFrame({"record_id": ids, "label": [truth[r] for r in ids]}).to_csv(labels, index=False)
-        project.import_labels(labels, reviewer="ana")
+        import_labels(project, labels, reviewer="ana")
     rank_project(project, batch=20, progress=False)
 
 
@@ -64,9 +67,9 @@ def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("built")
     search = shutil.copy(DATA / "example_search.ris", tmp / "search.ris")
     extra = _extra_records(tmp / "update.csv")
-    project, _ = Project.create(tmp / "proj", [search, extra])
+    project, _ = create_project(tmp / "proj", [search, extra])
     with project:
-        project.import_labels(DATA / "example_first_decisions.csv", reviewer="ana")
+        import_labels(project, DATA / "example_first_decisions.csv", reviewer="ana")
         _screen(project, tmp, rounds=2)
     return tmp / "proj"
 
@@ -226,7 +229,7 @@ def test_qa_sample_feeds_back_and_reopens_screening(screened, tmp_path):
     found = int(sample["record_id"].iloc[0])
     sample["label"] = ["include"] + ["exclude"] * (len(sample) - 1)
     sample.to_csv(tmp_path / "qa_labelled.csv", index=False)
-    screened.import_labels(tmp_path / "qa_labelled.csv", reviewer="ana")
+    import_labels(screened, tmp_path / "qa_labelled.csv", reviewer="ana")
     assert qa_findings(screened) == [found]
     with pytest.raises(UserError, match="screen further ranked batches"):
         draw_qa_sample(screened, 5)
@@ -246,7 +249,7 @@ def test_qa_sample_feeds_back_and_reopens_screening(screened, tmp_path):
 
 
 def test_audit_of_a_ranking_by_query_before_any_decision(tmp_path):
-    project, _ = Project.create(tmp_path / "proj", [DATA / "example_search.ris"])
+    project, _ = create_project(tmp_path / "proj", [DATA / "example_search.ris"])
     with project:
         rank_project(project, batch=10, query="virus metagenomics in farm animals", progress=False)
         summary = write_audit(project, tmp_path / "audit")
@@ -256,21 +259,10 @@ def test_audit_of_a_ranking_by_query_before_any_decision(tmp_path):
 
 
 def test_audit_needs_a_ranking(tmp_path):
-    project, _ = Project.create(tmp_path / "proj", [DATA / "example_search.ris"])
+    project, _ = create_project(tmp_path / "proj", [DATA / "example_search.ris"])
     with project, pytest.raises(UserError, match="no ranking yet"):
         write_audit(project, tmp_path / "audit")
     with pytest.raises(UserError, match="no manifest.json"):
         reproduce(tmp_path)
 
 
-def test_load_verified_refuses_a_tampered_model(tmp_path):
-    path = tmp_path / "model.joblib"
-    joblib.dump(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), path)
-    expected = file_sha256(path)
-    assert load_verified(path, expected).predict([[1.0]]).tolist() == [1]
-    with open(path, "ab") as handle:
-        handle.write(b"\0")
-    with pytest.raises(UserError, match="refusing to load"):
-        load_verified(path, expected)
-    with pytest.raises(UserError, match="missing"):
-        load_verified(tmp_path / "absent.joblib", expected)

@@ -8,15 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from prioritiser.package_data import data_dir
 from prioritiser.errors import UserError
 from prioritiser.features import extract_features
-from prioritiser.learning import load_preset, preset_names, score_pool
-from prioritiser.learning.balance import balance, class_weights
+from prioritiser.learning import Ranker, preset_names
+from prioritiser.learning.balance import class_weights, undersample
 from prioritiser.learning.classifiers import NearestInclude
 from prioritiser.metrics import screening_metrics
 from prioritiser.simulate import load_dataset
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "data" / "example.csv"
+EXAMPLE = data_dir() / "example.csv"
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def test_class_weights_give_the_stated_share_and_mean_one(include_weight):
 def test_undersample_keeps_every_include_and_bounded_excludes():
     idx = np.arange(200)
     y = np.array([1] * 5 + [0] * 195)
-    rows, labels, weights = balance(idx, y, "undersample", seed=3, ratio=4)
+    rows, labels, weights = undersample(idx, y, seed=3, ratio=4)
     assert set(rows[labels == 1]) == set(range(5))
     assert (labels == 0).sum() == 20
     assert weights[1] * 5 == pytest.approx(weights[0] * 20)
@@ -78,31 +79,28 @@ def test_nearest_include_averages_the_k_highest_similarities(example):
 def test_ensemble_weights_are_checked(example):
     X, y = example
     train = first_labels(y)
-    config = {"classifier": "ensemble", "classifier_params": {"members": ["svm", "nearest"], "weights": [1.0]}}
     with pytest.raises(UserError, match="one non-negative weight per member"):
-        score_pool(X, train, y[train], config, seed=1)
+        Ranker(classifier="ensemble", classifier_params={"members": ["svm", "nearest"], "weights": [1.0]}).fit(
+            X, train, y[train])
 
 
 def test_ensemble_with_all_weight_on_one_member_orders_as_that_member(example):
     X, y = example
     train = first_labels(y)
-    alone = score_pool(X, train, y[train], {"classifier": "svm", "classifier_params": {"C": 0.1}}, seed=1)
-    config = {"classifier": "ensemble",
-              "classifier_params": {"members": ["svm", "nearest"], "weights": [1.0, 0.0], "svm": {"C": 0.1}}}
-    blended = score_pool(X, train, y[train], config, seed=1)
+    alone = Ranker(classifier="svm", classifier_params={"C": 0.1}, seed=1).fit(X, train, y[train]).decision_function(X)
+    blended = Ranker(classifier="ensemble", seed=1, classifier_params={
+        "members": ["svm", "nearest"], "weights": [1.0, 0.0], "svm": {"C": 0.1}}).fit(X, train, y[train]).decision_function(X)
     assert np.array_equal(np.argsort(-alone, kind="stable"), np.argsort(-blended, kind="stable"))
 
 
 @pytest.mark.parametrize("preset", [p for p in preset_names() if p != "minilm"])
 def test_each_preset_ranks_unscreened_includes_well_ahead_of_random(example, preset):
     X, y = example
-    config = load_preset(preset)
-    if config["features"] != "tfidf":
-        frame = load_dataset(EXAMPLE)
-        X = extract_features(config["features"], frame["text"].tolist(), params=config.get("feature_params"),
-                             progress=False)
+    ranker = Ranker.from_preset(preset, seed=1)
+    if ranker.features != "tfidf":
+        X = ranker.extract(load_dataset(EXAMPLE)["text"].tolist())
     train = first_labels(y)
-    scores = score_pool(X, train, y[train], config, seed=1)
+    scores = ranker.fit(X, train, y[train]).decision_function(X)
     pool = np.setdiff1d(np.arange(len(y)), train)
     order = pool[np.argsort(-scores[pool], kind="stable")]
     metrics = screening_metrics(y[order], len(order), int(y[order].sum()))

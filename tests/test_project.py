@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from prioritiser.importing import create_project, add_records
+from prioritiser.labels import import_labels
 from prioritiser.cli import app
 from prioritiser.errors import UserError
 from prioritiser.export import records_table
-from prioritiser.project import Project
+from prioritiser.store import Project
 
 runner = CliRunner()
 
@@ -34,13 +36,13 @@ def records_file(tmp_path):
 
 @pytest.fixture
 def project(tmp_path, records_file):
-    project, _ = Project.create(tmp_path / "proj", [records_file])
+    project, _ = create_project(tmp_path / "proj", [records_file])
     yield project
     project.close()
 
 
 def test_create_keeps_every_record_and_groups_duplicates(tmp_path, records_file):
-    project, summary = Project.create(tmp_path / "p", [records_file])
+    project, summary = create_project(tmp_path / "p", [records_file])
     with project:
         assert summary.n_records == 5
         assert summary.n_without_text == 1
@@ -51,7 +53,7 @@ def test_create_keeps_every_record_and_groups_duplicates(tmp_path, records_file)
 
 
 def test_no_dedupe_keeps_duplicates_apart(tmp_path, records_file):
-    project, summary = Project.create(tmp_path / "p", [records_file], dedupe=False)
+    project, summary = create_project(tmp_path / "p", [records_file], dedupe=False)
     with project:
         assert summary.n_duplicates == 0
         assert project.info()["groups"] == 5
@@ -60,11 +62,11 @@ def test_no_dedupe_keeps_duplicates_apart(tmp_path, records_file):
 def test_create_refuses_existing_directory_and_leaves_nothing_on_error(tmp_path, records_file):
     (tmp_path / "exists").mkdir()
     with pytest.raises(UserError, match="already exists"):
-        Project.create(tmp_path / "exists", [records_file])
+        create_project(tmp_path / "exists", [records_file])
     bad = tmp_path / "bad.csv"
     bad.write_text("foo,bar\n1,2\n", encoding="utf-8")
     with pytest.raises(UserError, match="bad.csv"):
-        Project.create(tmp_path / "new", [records_file, bad])
+        create_project(tmp_path / "new", [records_file, bad])
     assert not (tmp_path / "new").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
@@ -72,7 +74,7 @@ def test_create_refuses_existing_directory_and_leaves_nothing_on_error(tmp_path,
 def test_label_decision_counts_for_whole_duplicate_group(project, tmp_path):
     labels = tmp_path / "labels.csv"
     labels.write_text("record_id,label\n1,yes\n3,no\n", encoding="utf-8")
-    summary = project.import_labels(labels)
+    summary = import_labels(project, labels)
     assert summary.n_events == 2
     info = project.info()
     assert info["included"] == 2  # records 1 and 2 form one group
@@ -86,7 +88,7 @@ def test_labels_match_by_doi_and_title_and_list_unknown_rows(project, tmp_path):
         "doi,title,decision\n10.1000/XYZ,,include\n,exercise and mood in adolescents,exclude\n10.9/none,Unknown paper,include\n",
         encoding="utf-8",
     )
-    summary = project.import_labels(labels)
+    summary = import_labels(project, labels)
     assert summary.n_events == 2
     assert len(summary.unknown) == 1 and "line 4" in summary.unknown[0]
     assert project.group_decisions() == {5: "include", 3: "exclude"}
@@ -97,9 +99,9 @@ def test_changed_decision_is_a_new_event_and_reimport_adds_nothing(project, tmp_
     first.write_text("record_id,label\n3,include\n", encoding="utf-8")
     second = tmp_path / "second.csv"
     second.write_text("record_id,label\n3,exclude\n", encoding="utf-8")
-    project.import_labels(first)
-    assert project.import_labels(first).n_events == 0
-    project.import_labels(second)
+    import_labels(project, first)
+    assert import_labels(project, first).n_events == 0
+    import_labels(project, second)
     events = project.label_events()
     assert events["decision"].tolist() == ["include", "exclude"]
     assert project.group_decisions()[3] == "exclude"
@@ -108,7 +110,7 @@ def test_changed_decision_is_a_new_event_and_reimport_adds_nothing(project, tmp_
 def test_conflicting_reviewers_are_reported(project, tmp_path):
     labels = tmp_path / "two.csv"
     labels.write_text("record_id,label,reviewer\n3,include,ann\n3,exclude,bob\n", encoding="utf-8")
-    summary = project.import_labels(labels)
+    summary = import_labels(project, labels)
     assert len(summary.conflicts) == 1
     assert "ann says include" in summary.conflicts[0] and "bob says exclude" in summary.conflicts[0]
 
@@ -117,14 +119,14 @@ def test_label_file_matching_nothing_is_an_error_and_writes_nothing(project, tmp
     labels = tmp_path / "nothing.csv"
     labels.write_text("record_id,label\n999,yes\n", encoding="utf-8")
     with pytest.raises(UserError, match="nothing.csv"):
-        project.import_labels(labels)
+        import_labels(project, labels)
     assert project.last_event_id() == 0
 
 
 def test_label_events_are_append_only(project, tmp_path):
     labels = tmp_path / "l.csv"
     labels.write_text("record_id,label\n3,yes\n", encoding="utf-8")
-    project.import_labels(labels)
+    import_labels(project, labels)
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         project.con.execute("UPDATE label_events SET decision='exclude'")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
@@ -134,10 +136,10 @@ def test_label_events_are_append_only(project, tmp_path):
 def test_add_keeps_labels_and_groups_new_duplicates(project, tmp_path):
     labels = tmp_path / "l.csv"
     labels.write_text("record_id,label\n1,include\n", encoding="utf-8")
-    project.import_labels(labels)
+    import_labels(project, labels)
     update = tmp_path / "update.csv"
     update.write_text("title,year,doi\nStatins for primary prevention,2019,\nA new trial,2022,\n", encoding="utf-8")
-    summary = project.add_records([update])
+    summary = add_records(project, [update])
     assert summary.n_records == 2
     info = project.info()
     assert info["records"] == 7 and info["included"] == 3  # the new copy joins the included group
@@ -146,11 +148,11 @@ def test_add_keeps_labels_and_groups_new_duplicates(project, tmp_path):
 def test_export_round_trips_through_ris(project, tmp_path):
     labels = tmp_path / "l.csv"
     labels.write_text("record_id,label\n1,include\n3,exclude\n", encoding="utf-8")
-    project.import_labels(labels)
+    import_labels(project, labels)
     out = tmp_path / "all.ris"
     runner_result = runner.invoke(app, ["export", str(project.path), "--out", str(out)])
     assert runner_result.exit_code == 0, runner_result.output
-    again, summary = Project.create(tmp_path / "again", [out], dedupe=False)
+    again, summary = create_project(tmp_path / "again", [out], dedupe=False)
     with again:
         assert summary.n_records == 5
         original = records_table(project)

@@ -10,10 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prioritiser.project import Project
+from prioritiser.importing import create_project, add_records
+from prioritiser.labels import import_labels
+from prioritiser.package_data import data_dir
+from prioritiser.store import Project
 from prioritiser.screening import rank_project
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = data_dir()
 
 
 def test_group_text_is_the_longest_member_first_on_ties(tmp_path):
@@ -24,7 +27,7 @@ def test_group_text_is_the_longest_member_first_on_ties(tmp_path):
         "doi": ["10.1/a", "10.1/a", "10.1/b", "10.1/b", ""],
     })
     rows.to_csv(tmp_path / "search.csv", index=False)
-    with Project.create(tmp_path / "review", [tmp_path / "search.csv"])[0] as project:
+    with create_project(tmp_path / "review", [tmp_path / "search.csv"])[0] as project:
         group_ids, texts = project.group_texts()
     assert group_ids.tolist() == [1, 3, 5]
     assert texts == [f"{ramipril}\nA longer abstract.", f"{trials}\nVersion one", "Alone\nText"]
@@ -34,8 +37,8 @@ def test_ranking_again_tokenises_nothing_and_new_records_only_themselves(tmp_pat
     example = pd.read_csv(DATA / "example.csv").drop(columns="label_included")
     example.iloc[:400].to_csv(tmp_path / "first.csv", index=False)
     example.iloc[400:].to_csv(tmp_path / "update.csv", index=False)
-    with Project.create(tmp_path / "review", [tmp_path / "first.csv"])[0] as project:
-        project.import_labels(DATA / "example_first_decisions.csv")
+    with create_project(tmp_path / "review", [tmp_path / "first.csv"])[0] as project:
+        import_labels(project, DATA / "example_first_decisions.csv")
         first = rank_project(project, model="fast", progress=False)
         assert sum(map(len, count_calls)) == 400
         count_calls.clear()
@@ -45,6 +48,6 @@ def test_ranking_again_tokenises_nothing_and_new_records_only_themselves(tmp_pat
         assert np.array_equal(a.group_ids, b.group_ids) and np.array_equal(a.scores, b.scores)
         assert len(b.group_ids) == second.n_ranked == 400 - b.n_labelled
 
-        project.add_records([tmp_path / "update.csv"])
+        add_records(project, [tmp_path / "update.csv"])
         rank_project(project, model="fast", progress=False)
         assert sum(map(len, count_calls)) == 100

@@ -10,9 +10,10 @@ import time
 import pytest
 
 from helpers_reliability import Child, Corpus, N_RECORDS, copy_project, one_error_line, state_of, write_labels
-from prioritiser import project as project_module
+from prioritiser.labels import import_labels
+from prioritiser.store import connection as project_module
 from prioritiser.errors import UserError
-from prioritiser.project import DB_NAME, Project
+from prioritiser.store import DB_NAME, Project
 
 WAITING = "waiting for another prioritiser command"
 
@@ -149,7 +150,7 @@ def test_writer_gives_up_with_a_clear_message(corpus, project_dir, tmp_path, mon
     try:
         with Project(project_dir, on_wait=messages.append) as project:
             with pytest.raises(UserError, match="another prioritiser command holds the project") as error:
-                project.import_labels(labels)
+                import_labels(project, labels)
             assert "\n" not in str(error.value)
     finally:
         lock.release()

@@ -23,7 +23,8 @@ import pytest
 from helpers_reliability import (
     REPORTS, Corpus, commit_points, kill_after_report, kill_at_statement, run, signal_after_call, state_of, stop_after,
 )
-from prioritiser.project import DB_NAME, Project, remove_stale_builds
+from prioritiser.importing import create_project
+from prioritiser.store import DB_NAME, Project, remove_stale_builds
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +219,7 @@ def test_init_removes_stale_build_directories_only(tmp_path):
                 (path / "notes.txt").write_text("mine")
     records = tmp_path / "search.csv"
     records.write_text("title,abstract\nA record,text\n", encoding="utf-8")
-    Project.create(tmp_path / "review", [records])[0].close()
+    create_project(tmp_path / "review", [records])[0].close()
     assert not any(path.exists() for path in stale)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, "review", "search.csv"])
     assert remove_stale_builds(tmp_path) == []

@@ -22,14 +22,17 @@ from hypothesis.control import currently_in_test_context
 from typer.testing import CliRunner
 
 from helpers_reliability import REPO, copy_project, scale, state_of, write_labels
+from prioritiser.importing import create_project, add_records
+from prioritiser.labels import import_labels
+from prioritiser.package_data import data_dir
 from prioritiser.cli import app
 from prioritiser.errors import UserError
 from prioritiser.export import export_records
 from prioritiser.labels import LISTED_CONFLICTS
-from prioritiser.project import Project
+from prioritiser.store import Project
 
 FIXTURES = REPO / "tests" / "fixtures" / "io"
-EXPORTS = sorted(p for p in FIXTURES.iterdir() if p.is_file()) + [REPO / "data" / "example_search.ris"]
+EXPORTS = sorted(p for p in FIXTURES.iterdir() if p.is_file()) + [data_dir() / "example_search.ris"]
 SUFFIXES = [".ris", ".nbib", ".txt", ".csv", ".tsv", ".bib", ".xml", ".xlsx", ".csv.gz"]
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TEN_MB = 10 * 1024 * 1024
@@ -57,7 +60,7 @@ def create_outcome(where: Path, files: list[Path]):
     consistent), None on a UserError (nothing left behind). Any other exception fails the test."""
     target = where / "p"
     try:
-        project, summary = Project.create(target, files)
+        project, summary = create_project(target, files)
     except UserError as error:
         outcome("refused")
         assert_one_line(error)
@@ -172,12 +175,12 @@ def test_formula_like_cells_survive_import_and_export(tmp_path, suffix):
     """Titles a spreadsheet would run are stored as written, and an export read back gives
     them again (the writer's neutralising apostrophe is removed on reading)."""
     source = write_csv(tmp_path / "search.csv", [{"title": t, "abstract": f"abstract {i}"} for i, t in enumerate(FORMULAS)])
-    project, _ = Project.create(tmp_path / "p", [source], dedupe=False)
+    project, _ = create_project(tmp_path / "p", [source], dedupe=False)
     with project:
         assert titles_of(tmp_path / "p") == FORMULAS
         out = tmp_path / f"export{suffix}"
         export_records(project, out)
-    Project.create(tmp_path / "again", [out], dedupe=False)[0].close()
+    create_project(tmp_path / "again", [out], dedupe=False)[0].close()
     assert titles_of(tmp_path / "again") == FORMULAS
 
 
@@ -192,7 +195,7 @@ def test_ten_megabyte_abstract(tmp_path, fmt):
                         encoding="utf-8")
     else:
         path.write_text(f"PMID- 1\nTI  - Huge\nAB  - {abstract}\n\nPMID- 2\nTI  - Small\n", encoding="utf-8")
-    project, summary = Project.create(tmp_path / "p", [path])
+    project, summary = create_project(tmp_path / "p", [path])
     with project:
         stored = project.con.execute("SELECT title, length(abstract) FROM records ORDER BY record_id").fetchall()
     assert stored[0] == ("Huge", len(abstract)) and stored[1][0] == "Small"
@@ -202,7 +205,7 @@ def test_ten_megabyte_abstract(tmp_path, fmt):
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
     where = tmp_path_factory.mktemp("input")
-    Project.create(where / "p", [REPO / "data" / "example_search.ris"])[0].close()
+    create_project(where / "p", [data_dir() / "example_search.ris"])[0].close()
     return where / "p"
 
 
@@ -230,7 +233,7 @@ def test_error_deep_in_a_large_file_imports_nothing(tmp_path, base):
     broken = tmp_path / "broken.csv"
     broken.write_bytes(b"\n".join(lines[:20_500] + [b'0,"an unterminated quote'] + lines[20_500:]))
     assert create_outcome(tmp_path, [broken]) is None
-    summary, _ = assert_unchanged_on_error(base, lambda p: p.add_records([broken]))
+    summary, _ = assert_unchanged_on_error(base, lambda p: add_records(p, [broken]))
     assert summary is None
 
 
@@ -242,7 +245,7 @@ def test_add_broken_file_changes_nothing(base, content, suffix):
         good = write_csv(where / "good.csv", [{"title": "An update record", "abstract": "text"}])
         bad = where / f"bad{suffix}"
         bad.write_bytes(content)
-        assert_unchanged_on_error(base, lambda p: p.add_records([good, bad]))
+        assert_unchanged_on_error(base, lambda p: add_records(p, [good, bad]))
 
 
 LABEL_VALUES = ["1", "0", "yes", "no", "include", "exclude", "maybe", "", "Included", " y ", "2", "perhaps", "=1"]
@@ -264,7 +267,7 @@ def test_label_file_is_all_or_nothing(base, rows):
             write_csv(path, rows)
         else:
             path.write_text("record_id,label,reviewer\n", encoding="utf-8")
-        summary, before = assert_unchanged_on_error(base, lambda p: p.import_labels(path, reviewer="default"))
+        summary, before = assert_unchanged_on_error(base, lambda p: import_labels(p, path, reviewer="default"))
         if summary is None:
             return
         after = state_of(base)
@@ -288,7 +291,7 @@ def test_label_from_arbitrary_bytes(base, content, suffix):
     with folder() as where:
         path = where / f"decisions{suffix}"
         path.write_bytes(content)
-        assert_unchanged_on_error(base, lambda p: p.import_labels(path))
+        assert_unchanged_on_error(base, lambda p: import_labels(p, path))
 
 
 def test_cli_failures_leave_nothing_behind(tmp_path, base):
@@ -348,7 +351,7 @@ def test_many_conflicts_are_listed_up_to_a_limit(tmp_path, base):
     assert len(listed) == LISTED_CONFLICTS == 20
     assert result.stderr.splitlines()[-1].startswith(f"  … and {45 - LISTED_CONFLICTS} more groups with conflicting")
     with Project(through_api) as project:
-        summary = project.import_labels(bob)
+        summary = import_labels(project, bob)
     assert len(summary.conflicts) == 45 and all("ann says include, bob says exclude" in c for c in summary.conflicts)
     assert [f"  conflicting decisions: {c}" for c in summary.conflicts[:LISTED_CONFLICTS]] == listed
     assert state_of(through_cli).events_without_times() == state_of(through_api).events_without_times()

@@ -19,8 +19,9 @@ import pytest
 from helpers_reliability import (
     CLI, REPO, Child, Corpus, commit_points, signal_after_call, one_error_line, state_of, stop_after,
 )
+from prioritiser.store.connection import Connection
 from prioritiser import cli
-from prioritiser.project import Project
+from prioritiser.store import Project
 
 NOTHING_WRITTEN = "nothing was written"
 
@@ -129,7 +130,7 @@ def run_with_sitecustomize(corpus: Corpus, tmp_path, target, **env: str):
 @pytest.mark.parametrize("module", [
     "prioritiser.cli",  # the console script's first import of the command line
     "typer", "rich.console",  # imported by prioritiser.cli
-    "prioritiser.project",  # imported by the command itself, once it runs
+    "prioritiser.store.project",  # imported by the command itself, once it runs
 ])
 def test_ctrl_c_while_loading_modules(corpus, tmp_path, module):
     """Ctrl-C while ``prioritiser label`` loads its modules (the first ~0.3 s of a command):
@@ -168,11 +169,11 @@ def test_ctrl_c_outside_a_command_after_a_commit(monkeypatch, capsys, sigint_han
     commit) into status 130 and one line that says the project was updated; from then on a
     Ctrl-C ends the process silently (the default SIGINT action)."""
     def interrupted_app():
-        Project.commits += 1
+        Connection.commits += 1
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "app", interrupted_app)
-    monkeypatch.setattr(Project, "commits", Project.commits)
+    monkeypatch.setattr(Connection, "commits", Connection.commits)
     assert cli.main() == 130
     message = one_error_line(capsys.readouterr().err)
     assert "interrupted after the project was updated" in message
@@ -188,7 +189,7 @@ def test_ctrl_c_that_typer_turned_into_exit_130_is_reported(monkeypatch, capsys,
         raise KeyboardInterrupt  # not wrapped by cli.command: as if it landed in typer's own code
 
     monkeypatch.setattr(sys, "argv", ["prioritiser", "interrupt-for-test"])
-    monkeypatch.setattr(Project, "commits", 0)
+    monkeypatch.setattr(Connection, "commits", 0)
     try:
         assert cli.main() == 130
     finally:

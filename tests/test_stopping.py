@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import hypergeom
 
+from prioritiser.package_data import data_dir
 from prioritiser.stopping import (RULES, ConsecutiveIrrelevantRule, KneeRule, RankedStatisticalRule, ScreeningHistory,
                                   StatisticalRule, default_rule, default_rules, estimate, evaluate_all, next_action,
                                   samples_needed)
@@ -298,10 +299,10 @@ def test_screening_history_marks_decisions_before_the_first_ranking_as_priors(tm
     from typer.testing import CliRunner
 
     from prioritiser.cli import app
-    from prioritiser.project import Project
+    from prioritiser.store import Project
     from prioritiser.screening import screening_history, screening_state
 
-    data = Path(__file__).resolve().parent.parent / "data"
+    data = data_dir()
     runner, directory, batch_file = CliRunner(), tmp_path / "review", tmp_path / "next.csv"
     for args in (["init", directory, "--records", data / "example_search.ris"],
                  ["label", directory, data / "example_first_decisions.csv"],

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from prioritiser.project import Project
+from prioritiser.store import Project
 from prioritiser.records import INCLUDE
 
 RANKING_COLUMNS = ["score", "rank", "iteration_id", "config_hash", "seed"]

@@ -1,4 +1,4 @@
-"""Hashes that tie an audit pack to its inputs, and verified loading of persisted model files.
+"""Hashes that tie an audit pack to its inputs.
 
 Every hash is a hex SHA-256. Canonical forms:
 - label history: one JSON array per event, ``[event_id, record_id, decision, reviewer,
@@ -16,20 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from prioritiser.errors import UserError
-from prioritiser.project import Project, file_sha256
-
-EVENT_FIELDS = ("event_id", "record_id", "decision", "reviewer", "decided_at", "recorded_at", "batch", "origin")
+from prioritiser.files import file_sha256
+from prioritiser.store import Project
 
 
 def label_history_sha256(project: Project, up_to_event: int) -> tuple[str, int]:
     """SHA-256 of the canonical label history up to ``up_to_event`` and the number of events in it."""
     digest = hashlib.sha256()
     n = 0
-    rows = project.con.execute(
-        f"SELECT {', '.join(EVENT_FIELDS)} FROM label_events WHERE event_id <= ? ORDER BY event_id", (up_to_event,)
-    )
-    for row in rows:
+    for row in project.label_event_rows(up_to_event):
         digest.update((b"\n" if n else b"") + json.dumps(list(row), ensure_ascii=False, separators=(",", ":")).encode())
         n += 1
     return digest.hexdigest(), n
@@ -58,22 +53,3 @@ def file_status(path: str | Path, expected_sha256: str) -> str:
     if not path.is_file():
         return "missing"
     return "match" if file_sha256(path) == expected_sha256 else "differs"
-
-
-def verify_file(path: str | Path, expected_sha256: str) -> None:
-    """Raise a :class:`UserError` unless ``path`` exists and has the expected SHA-256."""
-    status = file_status(path, expected_sha256)
-    if status != "match":
-        what = "is missing" if status == "missing" else "does not have the SHA-256 recorded in the project; it was changed or replaced"
-        raise UserError(f"{path}: {what}; refusing to load it")
-
-
-def load_verified(path: str | Path, expected_sha256: str):
-    """``joblib.load`` a persisted model only after its SHA-256 matches the recorded one.
-
-    Unpickling runs code, so a file that differs from what the project recorded is refused.
-    """
-    import joblib
-
-    verify_file(path, expected_sha256)
-    return joblib.load(path)

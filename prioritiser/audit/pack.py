@@ -20,12 +20,13 @@ from prioritiser.audit.history import last_rankings
 from prioritiser.audit.integrity import label_history_sha256, model_identities, ranking_sha256
 from prioritiser.audit.qa import draw_qa_sample, qa_findings, qa_rounds
 from prioritiser.errors import UserError
-from prioritiser.project import Iteration, Project, file_sha256, now_iso
+from prioritiser.files import file_sha256
+from prioritiser.store import Iteration, Project, now_iso
 from prioritiser.records import EXCLUDE, INCLUDE, MAYBE
 
 MANIFEST_FORMAT = "prioritiser-audit/1"
 DEPENDENCIES = ("numpy", "scipy", "scikit-learn", "sentence-transformers", "model2vec", "torch", "pandas",
-                "joblib", "matplotlib")
+                "matplotlib")
 EXCLUDED_COLUMNS = ["record_id", "group_id", "title", "abstract", "authors", "year", "doi", "pmid", "journal",
                     "source_file", "score", "rank", "iteration_id", "config_hash", "seed"]
 HISTORY_COLUMNS = ["event_id", "record_id", "group_id", "decision", "reviewer", "decided_at", "recorded_at",

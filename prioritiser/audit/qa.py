@@ -16,20 +16,9 @@ import numpy as np
 import pandas as pd
 
 from prioritiser.errors import UserError
-from prioritiser.project import Project
+from prioritiser.batches import batch_frame, hand_out
+from prioritiser.store import Project
 from prioritiser.records import INCLUDE
-
-
-def _current_groups(project: Project, group_ids) -> list[int]:
-    """Current group of each batch group id (batches store a group's id when drawn; a later
-    import may merge it into another group)."""
-    ids = [int(g) for g in group_ids]
-    if not ids:
-        return []
-    rows = dict(project.con.execute(
-        f"SELECT record_id, group_id FROM records WHERE record_id IN ({','.join('?' * len(ids))})", ids
-    ).fetchall())
-    return [rows[g] for g in ids]
 
 
 def qa_rounds(project: Project) -> list[dict]:
@@ -37,7 +26,7 @@ def qa_rounds(project: Project) -> list[dict]:
     decisions = project.group_decisions()
     rounds = []
     for batch in project.batches("qa"):
-        groups = _current_groups(project, batch["group_ids"])
+        groups = project.current_groups(batch["group_ids"])
         rounds.append({
             "batch_id": batch["batch_id"], "created_at": batch["created_at"], "seed": batch["seed"],
             "iteration_id": batch["iteration_id"], "sampled": len(groups),
@@ -57,7 +46,7 @@ def _screening_went_on(project: Project, after_batch_id: int) -> bool:
     """Whether a group of a ranked batch handed out after ``after_batch_id`` has a decision."""
     decisions = project.group_decisions()
     later = [b for b in project.batches("ranked") if b["batch_id"] > after_batch_id]
-    return any(g in decisions for b in later for g in _current_groups(project, b["group_ids"]))
+    return any(g in decisions for b in later for g in project.current_groups(b["group_ids"]))
 
 
 def draw_qa_sample(project: Project, n: int, seed: int = 0, out: Path | None = None) -> pd.DataFrame:
@@ -65,11 +54,10 @@ def draw_qa_sample(project: Project, n: int, seed: int = 0, out: Path | None = N
     them as a ``qa`` batch and return them as batch rows (record_id, title, abstract, authors,
     year, doi, score, rank, label) in group-id order, ``label`` empty.
 
-    ``score`` and ``rank`` are those of the newest ranking that holds the group. When ``out``
-    is given the rows are written there first, so a failed write records no batch.
+    ``score`` and ``rank`` are those of the newest ranking that holds the group. The batch is
+    handed out by :func:`prioritiser.batches.hand_out` (recorded and written to ``out`` together).
     """
     from prioritiser.audit.history import last_rankings
-    from prioritiser.screening import batch_frame
 
     if n < 1:
         raise UserError(f"--qa-sample must be at least 1 (got {n})")
@@ -89,17 +77,13 @@ def draw_qa_sample(project: Project, n: int, seed: int = 0, out: Path | None = N
                 "before drawing a new QA sample"
             )
     decisions = project.group_decisions()
-    groups = [g for (g,) in project.con.execute("SELECT DISTINCT group_id FROM records ORDER BY group_id")]
+    groups = project.group_ids()
     pool = np.array([g for g in groups if g not in decisions], dtype=np.int64)
     if len(pool) == 0:
         raise UserError(f"{project.path}: every record has a decision; there is nothing for a QA sample")
     drawn = np.sort(np.random.default_rng(seed).choice(pool, size=min(n, len(pool)), replace=False))
     ranked = last_rankings(project, drawn).reindex(drawn)
     frame = batch_frame(project, drawn, ranked["score"].to_numpy(), ranked["rank"].astype("Int64").array)
-    if out is not None:
-        from prioritiser.io import write_table
-
-        write_table(frame, out)
     latest = project.latest_iteration()
-    project.add_batch("qa", drawn, seed=seed, iteration_id=None if latest is None else latest.iteration_id)
+    hand_out(project, "qa", frame, seed=seed, out=out, iteration_id=None if latest is None else latest.iteration_id)
     return frame

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from prioritiser.audit.history import batch_yields, last_rankings, recall_curve, screened_groups
 from prioritiser.audit.qa import qa_rounds
-from prioritiser.project import Project
+from prioritiser.store import Project
 from prioritiser.records import EXCLUDE, INCLUDE
 
 TOP_EXCLUDED = 20
@@ -221,8 +221,7 @@ def _qa_section(project: Project) -> str:
         ["batch", "drawn", "seed", "sampled", "screened", "includes", "record ids of includes"], rows, numeric={0, 2, 3, 4, 5})
     found = [g for r in rounds for g in r["includes"]]
     if found:
-        titles = dict(project.con.execute(
-            f"SELECT record_id, title FROM records WHERE record_id IN ({','.join('?' * len(found))})", found).fetchall())
+        titles = project.titles(found)
         html += "<p>Includes found among model-excluded records:</p>" + _table(
             ["record id", "title"], [[g, titles[g]] for g in found], numeric={0}, css="wide", widths=[12, 88])
     return html

@@ -11,7 +11,8 @@ import numpy as np
 from prioritiser.audit.integrity import file_status, label_history_sha256, model_identities, ranking_sha256
 from prioritiser.audit.pack import MANIFEST_FORMAT
 from prioritiser.errors import UserError
-from prioritiser.project import Project, config_hash
+from prioritiser.learning import Ranker
+from prioritiser.store import Project, config_hash
 
 
 @dataclass
@@ -97,8 +98,9 @@ def reproduce(audit_dir: str | Path, project_dir: str | Path | None = None) -> R
                          "they are left out of the recomputation")
         state.texts = [t for t, keep in zip(state.texts, existed) if keep]
         state.group_ids = state.group_ids[existed]
-        groups, scores, _ = compute_ranking(project, it.config, state=state, query=it.config.get("query"),
-                                            progress=False)
+        ranking = compute_ranking(project, Ranker.from_config(it.config), state=state,
+                                  query=it.config.get("query"), progress=False)
+    groups, scores = ranking.group_ids, ranking.scores
     n = max(len(groups), len(it.group_ids))
     common = min(len(groups), len(it.group_ids))
     positions_differ = int((groups[:common] != it.group_ids[:common]).sum()) + n - common

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from prioritiser.features.cache import EmbeddingCache
-from prioritiser.project import file_sha256 as project_file_sha256
+from prioritiser.files import file_sha256 as project_file_sha256
 
 
 @lru_cache(maxsize=8)

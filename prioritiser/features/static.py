@@ -1,6 +1,6 @@
 """A static (lookup-table) encoder distilled from all-MiniLM-L6-v2 with model2vec.
 
-Bundled in ``models/static-minilm`` (rebuilt by ``scripts/build_static_model.py``): a text's
+Bundled in ``prioritiser/models/static-minilm`` (rebuilt by ``scripts/build_static_model.py``): a text's
 vector is the mean of its tokens' vectors, so it embeds thousands of abstracts a second on
 one CPU core. Loaded from local files only.
 """
@@ -14,8 +14,9 @@ import numpy as np
 
 from prioritiser.errors import UserError
 from prioritiser.features.dense import DenseEmbedder, file_sha256, quiet_loading, unit_rows
+from prioritiser.package_data import static_model_dir
 
-MODEL_DIR = Path(__file__).resolve().parent.parent.parent / "models" / "static-minilm"
+MODEL_DIR = static_model_dir()
 
 
 @lru_cache(maxsize=2)

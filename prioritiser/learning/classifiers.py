@@ -1,38 +1,48 @@
-"""Classifiers by name. Each is an sklearn estimator; :func:`relevance_scores` turns any of
+"""Classifiers by name (registered in :mod:`prioritiser.learning.registry`). Each factory takes
+the balancer's ``class_weight``, the seed, and the classifier's own parameters as keywords with
+their defaults (the signature is what presets may set); :func:`relevance_scores` turns any of
 them into one score per record, higher meaning more likely an include."""
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
-
-from prioritiser.errors import UserError
-
-CLASSIFIERS = ("logistic", "svm", "nb", "nearest")
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 
-class NearestInclude(ClassifierMixin, BaseEstimator):
+class NearestInclude(BaseEstimator):
     """Scores a record by the mean of its ``k`` highest similarities (dot products; cosines for
-    the unit-norm rows every extractor gives) to the includes it was fitted on (all of them
-    when there are fewer): a nearest-neighbour view that finds records like a few particular
-    includes, which a linear model averaging over all includes can rank low. ``block_rows``
-    bounds memory: similarities are computed that many rows at a time."""
+    the unit-norm rows every extractor gives) to the includes (rows labelled 1) it was fitted on
+    (all of them when there are fewer): a nearest-neighbour view that finds records like a few
+    particular includes, which a linear model averaging over all includes can rank low.
+    ``block_rows`` bounds memory: similarities are computed that many rows at a time.
+
+    A scorer, not a classifier: it has ``decision_function`` but no ``predict`` (a ranking needs
+    no threshold), so it does not claim scikit-learn's classifier interface."""
 
     def __init__(self, k: int = 3, block_rows: int = 50_000):
         self.k = k
         self.block_rows = block_rows
 
-    def fit(self, X, y, sample_weight=None) -> NearestInclude:
-        y = np.asarray(y)
-        self.classes_ = np.array([0, 1])
-        self.includes_ = X[np.flatnonzero(y == 1)]
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def fit(self, X, y) -> NearestInclude:
+        X, y = validate_data(self, X, y, accept_sparse="csr")
+        self.includes_ = X[np.flatnonzero(np.asarray(y) == 1)]
         return self
 
     def decision_function(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        return self._similarity(validate_data(self, X, accept_sparse="csr", reset=False))
+
+    def _similarity(self, X) -> np.ndarray:
         out = np.zeros(X.shape[0])
         if self.includes_.shape[0] == 0:
             return out
@@ -54,20 +64,25 @@ class NearestInclude(ClassifierMixin, BaseEstimator):
         return out
 
 
-def make_classifier(name: str, class_weight=None, seed: int = 0, **params):
-    """``logistic`` (L2 logistic regression), ``svm`` (linear SVM), ``nb`` (complement naive
-    Bayes; non-negative features such as tf-idf only), ``nearest`` (:class:`NearestInclude`)."""
-    if name == "logistic":
-        return LogisticRegression(C=params.get("C", 1.0), class_weight=class_weight, solver="liblinear",
-                                  max_iter=params.get("max_iter", 200), random_state=seed)
-    if name == "svm":
-        return LinearSVC(C=params.get("C", 0.1), class_weight=class_weight, random_state=seed, dual="auto",
-                         max_iter=params.get("max_iter", 5000))
-    if name == "nb":
-        return ComplementNB(alpha=params.get("alpha", 0.1))
-    if name == "nearest":
-        return NearestInclude(k=params.get("k", 3))
-    raise UserError(f"unknown classifier {name!r}: use {', '.join(CLASSIFIERS)} or ensemble")
+def logistic(class_weight=None, seed: int = 0, C: float = 1.0, max_iter: int = 200):
+    """L2-regularised logistic regression (liblinear)."""
+    return LogisticRegression(C=C, class_weight=class_weight, solver="liblinear", max_iter=max_iter,
+                              random_state=seed)
+
+
+def svm(class_weight=None, seed: int = 0, C: float = 0.1, max_iter: int = 5000):
+    """Linear support vector machine."""
+    return LinearSVC(C=C, class_weight=class_weight, random_state=seed, dual="auto", max_iter=max_iter)
+
+
+def nb(class_weight=None, seed: int = 0, alpha: float = 0.1):
+    """Complement naive Bayes (non-negative features such as tf-idf only; no class weights)."""
+    return ComplementNB(alpha=alpha)
+
+
+def nearest(class_weight=None, seed: int = 0, k: int = 3):
+    """:class:`NearestInclude` (no class weights)."""
+    return NearestInclude(k=k)
 
 
 def relevance_scores(model, X) -> np.ndarray:

@@ -1,10 +1,12 @@
-"""Model presets: TOML files in ``models/`` (data, not code), plus ``--set KEY=VALUE`` overrides.
+"""Model presets: TOML files shipped in ``prioritiser/presets/`` (data, not code), plus
+``--set KEY=VALUE`` overrides. :meth:`prioritiser.learning.Ranker.from_preset` builds a ranker
+from one and checks every value.
 
 A preset holds ``features`` (extractor spec), ``feature_params``, ``classifier`` and
 ``classifier_params``, ``balancer`` and ``balancer_params``, ``querier`` and
 ``random_share``, ``seed``, and the simulation ``retrain_every`` (share of the records
 labelled so far that may be screened between two retrainings; 0 retrains after each).
-Nested keys are overridden with dots: ``--set classifier_params.C=0.5``.
+Nested keys are overridden with dots: ``--set classifier_params.svm.C=0.5``.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import tomllib
 from pathlib import Path
 
 from prioritiser.errors import UserError
+from prioritiser.package_data import presets_dir
 
-PRESET_DIR = Path(__file__).resolve().parent.parent.parent / "models"
 KEYS = {
     "description": str, "features": str, "feature_params": dict, "classifier": str, "classifier_params": dict,
     "balancer": str, "balancer_params": dict, "querier": str, "random_share": float, "seed": int,
@@ -24,14 +26,15 @@ KEYS = {
 
 
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+    return sorted(p.stem for p in presets_dir().glob("*.toml"))
 
 
 def load_preset(name_or_path: str, overrides: dict | None = None) -> dict:
-    """The preset as a dict with overrides applied and checked."""
+    """The preset as a dict with overrides applied and the type of each top-level option
+    checked (the values themselves are checked by the :class:`~prioritiser.learning.Ranker`)."""
     path = Path(name_or_path)
     if not path.suffix == ".toml":
-        path = PRESET_DIR / f"{name_or_path}.toml"
+        path = presets_dir() / f"{name_or_path}.toml"
     if not path.is_file():
         raise UserError(f"unknown model preset {name_or_path!r}: use one of {', '.join(preset_names())} or a .toml file")
     try:
@@ -40,7 +43,7 @@ def load_preset(name_or_path: str, overrides: dict | None = None) -> dict:
         raise UserError(f"{path}: not a valid preset ({exc})") from None
     for key, value in (overrides or {}).items():
         head, _, rest = key.partition(".")
-        if head not in KEYS:
+        if head not in KEYS or (rest and KEYS[head] is not dict):
             raise UserError(f"unknown preset option {key!r}: options are {', '.join(KEYS)}")
         if rest:
             target = config.setdefault(head, {})

@@ -1,28 +1,31 @@
 """Query strategies: which ranked records go into the next batch.
 
-``max`` takes the highest scores; ``uncertainty`` the scores nearest the decision boundary
-(0); ``random_share`` (0-1) replaces that share of the batch by records drawn at random from
-the rest of the pool (seeded).
+A querier orders the pool: ``max`` by highest score, ``uncertainty`` by nearness of the score to
+the decision boundary (0); ties go to the earlier position. :func:`select_batch` takes the
+first ``n`` of that order, then replaces the share ``random_share`` (0-1) of the batch by
+records drawn uniformly at random (seeded) from the rest of the pool.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from prioritiser.errors import UserError
 
-QUERIERS = ("max", "uncertainty")
+def max_score(scores: np.ndarray) -> np.ndarray:
+    """Positions, highest score first."""
+    return np.lexsort((np.arange(len(scores)), -scores))
 
 
-def select_batch(scores: np.ndarray, n: int, querier: str = "max", random_share: float = 0.0, seed: int = 0) -> np.ndarray:
-    """Positions into ``scores`` of the next ``n`` records, in the order to screen them."""
-    n = min(n, len(scores))
-    if querier == "max":
-        order = np.lexsort((np.arange(len(scores)), -scores))
-    elif querier == "uncertainty":
-        order = np.lexsort((np.arange(len(scores)), np.abs(scores)))
-    else:
-        raise UserError(f"unknown querier {querier!r}: use {', '.join(QUERIERS)}")
+def uncertainty(scores: np.ndarray) -> np.ndarray:
+    """Positions, score nearest 0 first."""
+    return np.lexsort((np.arange(len(scores)), np.abs(scores)))
+
+
+def select_batch(order: np.ndarray, n: int, random_share: float = 0.0, seed: int = 0) -> np.ndarray:
+    """The next ``n`` positions of a querier's ``order`` (positions into the pool), in the order
+    to screen them: the first ``n - round(n·random_share)`` of it, then that many drawn without
+    replacement from the rest by ``numpy.random.default_rng(seed)``."""
+    n = min(n, len(order))
     n_random = int(round(n * random_share))
     chosen = order[: n - n_random]
     if n_random:
