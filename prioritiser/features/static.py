@@ -21,7 +21,11 @@ MODEL_DIR = static_model_dir()
 
 @lru_cache(maxsize=2)
 def load_static(path: str):
-    from model2vec import StaticModel
+    try:
+        from model2vec import StaticModel
+    except ImportError:
+        raise UserError("the 'static' extractor needs the optional dependencies: "
+                        "pip install 'prioritiser[embeddings]'") from None
 
     if not Path(path, "model.safetensors").is_file():
         raise UserError(f"{path}: the static encoder is missing; rebuild it with scripts/build_static_model.py")
