@@ -60,11 +60,13 @@ def screening_state(project: Project, up_to_event: int | None = None) -> Screeni
 @dataclass
 class Ranking:
     """The unscreened groups highest score first (ties by group id), their scores, the groups
-    of the next batch in the order to screen them, and timings in seconds."""
+    of the next batch in the order to screen them with their 1-based places in the ranking,
+    and timings in seconds."""
 
     group_ids: np.ndarray
     scores: np.ndarray
     batch: np.ndarray
+    batch_ranks: np.ndarray
     timings: dict
 
     @property
@@ -98,11 +100,11 @@ def compute_ranking(
         X = ranker.extract(state.texts, cache_dir=project.path / "cache", progress=progress)
         timings["features_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        chosen, scores = ranker.fit(X, idx, y).rank(X, pool, batch)
+        rows, scores = ranker.fit(X, idx, y).rank(X, pool, batch)
+        chosen = np.searchsorted(pool, rows)  # positions into the pool (which is sorted)
         timings["model_s"] = time.perf_counter() - start
     elif query:
         scores = np.asarray(ranker.similarity_scores(query, [state.texts[i] for i in pool]), dtype=np.float64)
-        chosen = None
         timings["query_s"] = time.perf_counter() - start
     else:
         raise UserError(
@@ -112,9 +114,11 @@ def compute_ranking(
         )
     groups = state.group_ids[pool]
     order = np.lexsort((groups, -scores))
-    ranked = groups[order]
-    next_batch = ranked[:batch] if chosen is None else state.group_ids[chosen]
-    return Ranking(ranked, scores[order], next_batch, timings)
+    if "query_s" in timings:
+        chosen = order[:batch]  # the most similar to the question
+    place = np.empty(len(order), dtype=np.int64)
+    place[order] = np.arange(1, len(order) + 1)
+    return Ranking(groups[order], scores[order], groups[chosen], place[chosen], timings)
 
 
 def screening_history(project: Project, state: ScreeningState, scores: np.ndarray | None = None):
@@ -189,9 +193,7 @@ def rank_project(
     estimates = stopping_estimates(project, state, None if ranking.used_query else ranking.scores)
     timings["total_s"] = time.perf_counter() - start
     _, y = state.training
-    position = {g: i for i, g in enumerate(ranking.group_ids.tolist())}
-    at = np.array([position[g] for g in ranking.batch.tolist()], dtype=np.int64)
-    frame = batch_frame(project, ranking.batch, ranking.scores[at], at + 1)
+    frame = batch_frame(project, ranking.batch, ranking.scores[ranking.batch_ranks - 1], ranking.batch_ranks)
     handed = hand_out(project, "ranked", frame, seed=ranker.seed, out=out, iteration=Iteration(
         iteration_id=0, created_at=now_iso(), kind="query" if ranking.used_query else "rank", config=config,
         config_hash=config_hash(config), seed=ranker.seed, last_event_id=state.last_event_id,
