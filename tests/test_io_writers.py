@@ -119,3 +119,33 @@ def test_ris_decision_keyword_alone_carries_the_label_and_contradictions_are_err
     assert (first.label, first.keywords) == ("maybe", ["falls"])
     with pytest.raises(InputError, match=r"line 7.*contradicting labels \(exclude, include\)"):
         next(records)
+
+
+def test_xlsx_keeps_text_over_the_cell_limit_in_continuation_columns_the_reader_joins(tmp_path):
+    import warnings
+
+    frame = records_frame()
+    words = " ".join(f"word{i}" for i in range(8000))  # 70,889 characters: three cells
+    frame.loc[0, "abstract"] = words
+    frame.loc[1, "title"] = "=" + "x" * 40000  # a formula-like start and no blank to cut at
+    path = tmp_path / "long.xlsx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "Cell contents too long, truncated" warning
+        write_table(frame, path)
+    sheet = load_workbook(path, read_only=True).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    header = list(rows[0])
+    assert header[-3:] == ["title (continued 2)", "abstract (continued 2)", "abstract (continued 3)"]
+    assert all(len(c) <= 32767 for row in rows for c in row if isinstance(c, str))
+    back = list(iter_records(path))
+    assert back[0].abstract == words and back[1].title == frame.loc[1, "title"]
+    assert [r.title for r in back[2:]] == frame["title"].tolist()[2:]
+    assert not any(k.startswith(("title", "abstract")) for r in back for k in r.extra)
+
+
+def test_text_chunks_cut_between_non_blank_characters():
+    from prioritiser.io.writers import text_chunks
+
+    text = "ab cd ef gh"
+    pieces = text_chunks(text, 4)
+    assert "".join(pieces) == text and all(len(p) <= 4 and p == p.strip() for p in pieces)

@@ -7,13 +7,16 @@ read-only mode, which streams rows (pandas.read_excel loads the whole sheet).
 Column names match case- and punctuation-insensitively against :data:`SYNONYMS`, first
 synonym first. The header row is the first row, or, for exports that put a search summary
 above the table (Embase), the first of the top rows that names the columns a caller needs.
-Excel's ``="..."`` cell wrappers and our writers' formula-neutralising apostrophe are removed.
+Excel's ``="..."`` cell wrappers and our writers' formula-neutralising apostrophe are removed;
+the ``NAME (continued N)`` columns our XLSX writer uses for text over a cell's limit are joined
+back onto column NAME.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -51,6 +54,8 @@ WOS_COLUMNS = {"record_id": "ut", "keywords": "de"}
 HEADER_SEARCH_ROWS = 30
 DELIMITERS = (",", ";", "\t", "|")
 RECORD_FIELDS = ["title", "abstract", "authors", "year", "doi", "pmid", "keywords", "journal", "label", "record_id"]
+
+_CONTINUED = re.compile(r"(.+) \(continued (\d+)\)")
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -124,8 +129,10 @@ class Table:
         header = self._find_header(peek)
         if header is None:
             raise InputError(self.path, "is empty")
-        self.header_line, self.header = header
-        width = len(self.header)
+        self.header_line, full_header = header
+        width = len(full_header)
+        continued = continuation_columns(full_header)
+        self.header = [h for i, h in enumerate(full_header) if i not in continued]
         for line, cells in peek.rest_after(self.header_line):
             if not any(cells) or (len(cells) == 1 and width >= 3 and not self._anchor_column(0)):
                 continue  # blank, or a one-cell section line such as Abstrackr's "citations not yet labeled"
@@ -134,7 +141,10 @@ class Table:
                     raise InputError(self.path, f"row has {len(cells)} cells but the header has {width} "
                                                 f"(is the delimiter {self.delimiter!r} right?)", line=line)
                 cells = cells[:width]
-            yield line, cells + [""] * (width - len(cells))
+            cells = cells + [""] * (width - len(cells))
+            for index, base in continued.items():
+                cells[base] += cells[index]
+            yield line, [c for i, c in enumerate(cells) if i not in continued]
 
     def _csv_rows(self) -> Iterator[tuple[int, list[str]]]:
         with open_text(self.path) as handle:
@@ -163,6 +173,18 @@ class Table:
             raise InputError(self.path, f"cannot be read as an Excel workbook ({exc.__class__.__name__}: {exc})") from None
         finally:
             workbook.close()
+
+
+def continuation_columns(header: list[str]) -> dict[int, int]:
+    """``{index: index of the column it continues}`` for the ``NAME (continued N)`` columns our
+    XLSX writer adds for text over a cell's limit, in the order their text joins on."""
+    index = {name: i for i, name in reversed(list(enumerate(header)))}
+    found = []
+    for i, name in enumerate(header):
+        match = _CONTINUED.fullmatch(name)
+        if match and match.group(1) in index:
+            found.append((index[match.group(1)], int(match.group(2)), i))
+    return {i: base for base, _, i in sorted(found)}
 
 
 class _Peek:
