@@ -77,15 +77,16 @@ def describe_row(row) -> str:
     return f"line {row.line}: no record id, DOI, PMID or title"
 
 
-def import_label_file(project: "Project", path: Path, reviewer: str = "") -> "LabelImportSummary":
-    """Read ``path`` and append its decisions to ``project`` in one transaction."""
+def import_label_file(project: "Project", path: Path, reviewer: str = "", sheet: str | None = None) -> "LabelImportSummary":
+    """Read ``path`` (its sheet ``sheet`` for an XLSX file) and append its decisions to
+    ``project`` in one transaction."""
     from prioritiser.io import iter_label_rows
     from prioritiser.project import LabelImportSummary
 
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     summary = LabelImportSummary()
-    rows = list(iter_label_rows(path))  # read the file before taking the write lock
+    rows = list(iter_label_rows(path, sheet))  # read the file before taking the write lock
     # Decisions in force are read in the transaction that appends to them, so that two imports
     # of one file at the same time record its decisions once.
     with project.write():

@@ -262,8 +262,10 @@ class Project:
         dedupe: bool = True,
         on_wait: ProgressCallback | None = None,
         on_progress: Callable[[int], None] | None = None,
+        sheet: str | None = None,
     ) -> tuple["Project", ImportSummary]:
-        """Create a project directory and import ``record_files`` into it.
+        """Create a project directory and import ``record_files`` into it (``sheet``: as for
+        :meth:`add_records`).
 
         The project is built in a temporary sibling directory and renamed into place, so a
         failure or a crash leaves no half-written project behind.
@@ -290,7 +292,7 @@ class Project:
             project = cls.__new__(cls)
             project.path, project.db_path, project.on_wait = tmp, tmp / DB_NAME, on_wait
             project.con = _connect(project.db_path)
-            summary = project.add_records(files, dedupe=dedupe, on_progress=on_progress)
+            summary = project.add_records(files, dedupe=dedupe, on_progress=on_progress, sheet=sheet)
             project.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             project.con.close()
             try:
@@ -373,11 +375,13 @@ class Project:
         files: Iterable[str | Path],
         dedupe: bool = True,
         on_progress: Callable[[int], None] | None = None,
+        sheet: str | None = None,
     ) -> ImportSummary:
         """Import record files (all of them, or none on error) and regroup duplicates.
 
         Labels carried by the files become label events of reviewer ``"import"``.
-        ``on_progress`` is called with the number of records read so far.
+        ``on_progress`` is called with the number of records read so far. ``sheet`` names
+        the worksheet to read in XLSX files (default: the first).
         """
         from prioritiser.io import detect_format, iter_records
 
@@ -398,7 +402,7 @@ class Project:
                 n_file = 0
                 rows: list[tuple] = []
                 labels: list[tuple] = []
-                for record in iter_records(file):
+                for record in iter_records(file, sheet):
                     rows.append(_record_row(next_id, source_id, record))
                     if record.label in DECISIONS:
                         origin = f"{file.name}:{record.line or record.position}"
@@ -487,11 +491,12 @@ class Project:
             )
         return len(events)
 
-    def import_labels(self, path: str | Path, reviewer: str = "") -> LabelImportSummary:
-        """Import reviewer decisions from a file; see :mod:`prioritiser.labels`."""
+    def import_labels(self, path: str | Path, reviewer: str = "", sheet: str | None = None) -> LabelImportSummary:
+        """Import reviewer decisions from a file (its sheet ``sheet`` for an XLSX file); see
+        :mod:`prioritiser.labels`."""
         from prioritiser.labels import import_label_file
 
-        return import_label_file(self, Path(path), reviewer)
+        return import_label_file(self, Path(path), reviewer, sheet)
 
     def label_events(self) -> pd.DataFrame:
         """Every label event in the order it was recorded, with the record's group."""

@@ -64,13 +64,15 @@ class Table:
     """A table file's header and its data rows as ``(line, cells)``, cells as stripped text.
 
     ``anchors`` are the fields whose columns identify the header row (e.g. title and abstract
-    for records, the decision for labels).
+    for records, the decision for labels). ``sheet`` names the worksheet of an XLSX file
+    (default: the first); other formats ignore it.
     """
 
-    def __init__(self, path: Path, fmt: str, anchors: Iterable[str]):
+    def __init__(self, path: Path, fmt: str, anchors: Iterable[str], sheet: str | None = None):
         self.path = Path(path)
         self.fmt = fmt
         self.anchors = list(anchors)
+        self.sheet = sheet
         self.header: list[str] = []
         self.header_line = 0
         self.delimiter = "\t" if fmt == "tsv" else ","
@@ -165,14 +167,30 @@ class Table:
         except Exception as exc:  # openpyxl raises many kinds of errors on damaged workbooks
             raise InputError(self.path, f"cannot be read as an Excel workbook ({exc.__class__.__name__}: {exc})") from None
         try:
-            sheet = workbook.worksheets[0]
+            if self.sheet is not None and self.sheet not in workbook.sheetnames:
+                raise InputError(self.path, f"has no sheet {self.sheet!r} (its sheets: {_names(workbook.sheetnames)})")
+            sheet = workbook[self.sheet] if self.sheet is not None else workbook.worksheets[0]
             sheet.reset_dimensions()  # some writers store a wrong sheet size; read every row
             for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
                 yield number, [clean_cell(_xlsx_text(v)) for v in values]
+        except InputError:
+            raise
         except Exception as exc:  # as above, for damage found while streaming the sheet
             raise InputError(self.path, f"cannot be read as an Excel workbook ({exc.__class__.__name__}: {exc})") from None
         finally:
             workbook.close()
+
+    def missing_columns(self, what: str, columns_needed: str) -> InputError:
+        """The error for a table without the columns a reader needs; for an XLSX first sheet it
+        names the sheets and the ``--sheet`` that picks one holding them."""
+        message = f"has no {what} (columns found: {columns_found(self.header)})"
+        names = xlsx_sheet_names(self.path) if self.fmt == "xlsx" and self.sheet is None else []
+        if len(names) > 1:
+            holding = [name for name in names[1:] if _sheet_has(self, name)]
+            hint = f"; pass --sheet {holding[0]!r}" if holding else f"; none holds {columns_needed}"
+            message = (f"has no {what} on its first sheet {names[0]!r} (columns found: {columns_found(self.header)});"
+                       f" its sheets: {_names(names)}{hint}")
+        return InputError(self.path, message)
 
 
 def continuation_columns(header: list[str]) -> dict[int, int]:
@@ -185,6 +203,30 @@ def continuation_columns(header: list[str]) -> dict[int, int]:
         if match and match.group(1) in index:
             found.append((index[match.group(1)], int(match.group(2)), i))
     return {i: base for base, _, i in sorted(found)}
+
+
+def _sheet_has(table: Table, name: str) -> bool:
+    """Whether sheet ``name`` has a header naming one of the table's anchor columns."""
+    other = Table(table.path, table.fmt, table.anchors, sheet=name)
+    try:
+        next(other.rows(), None)
+    except InputError:
+        return False
+    return bool(find_columns(other.header, other.anchors))
+
+
+def xlsx_sheet_names(path: Path) -> list[str]:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path, read_only=True)
+    try:
+        return list(workbook.sheetnames)
+    finally:
+        workbook.close()
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(repr(n) for n in names)
 
 
 class _Peek:
@@ -261,15 +303,16 @@ def decided_rows(path: Path, rows, columns: dict[str, int]) -> Iterator[tuple[in
         yield line, cells, values, decision
 
 
-def read_table(path: Path, fmt: str) -> Iterator[Record]:
-    """Every non-empty row of a CSV/TSV/XLSX file as a record; ``line`` is the file line (CSV)
-    or sheet row (XLSX) it starts on. Columns no Record field takes are kept in ``extra``."""
-    table = Table(path, fmt, anchors=["title", "abstract"])
+def read_table(path: Path, fmt: str, sheet: str | None = None) -> Iterator[Record]:
+    """Every non-empty row of a CSV/TSV/XLSX file (of its sheet ``sheet``, default the first)
+    as a record; ``line`` is the file line (CSV) or sheet row (XLSX) it starts on. Columns no
+    Record field takes are kept in ``extra``."""
+    table = Table(path, fmt, anchors=["title", "abstract"], sheet=sheet)
     rows = table.rows()
     first = next(rows, None)
     columns = find_columns(table.header, RECORD_FIELDS)
     if "title" not in columns and "abstract" not in columns:
-        raise InputError(path, f"has no title or abstract column (columns found: {columns_found(table.header)})")
+        raise table.missing_columns("title or abstract column", "a title or abstract column")
     rest = [(i, h) for i, h in enumerate(table.header) if i not in columns.values() and h]
     rows = decided_rows(path, chain([first] if first else [], rows), columns)
     for position, (line, cells, values, label) in enumerate(rows, start=1):
