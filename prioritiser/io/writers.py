@@ -53,19 +53,24 @@ def split_long_cells(frame: pd.DataFrame, size: int = XLSX_CELL_LIMIT - 1) -> pd
     the formula-neutralising apostrophe)."""
     out = frame.copy()
     for column in frame.columns:
+        if not _is_text(frame[column]) or max(frame[column].map(lambda v: len(v) if isinstance(v, str) else 0),
+                                               default=0) <= size:
+            continue
         pieces = frame[column].map(lambda v: text_chunks(v, size) if isinstance(v, str) else [v])
-        n = max(pieces.map(len), default=1)
-        if n > 1:
-            out[column] = pieces.map(lambda p: p[0])
-            for k in range(1, n):
-                out[CONTINUED.format(column, k + 1)] = pieces.map(lambda p, k=k: p[k] if k < len(p) else "")
+        out[column] = pieces.map(lambda p: p[0])
+        for k in range(1, max(pieces.map(len))):
+            out[CONTINUED.format(column, k + 1)] = pieces.map(lambda p, k=k: p[k] if k < len(p) else "")
     return out
+
+
+def _is_text(values: pd.Series) -> bool:
+    return values.dtype == object or pd.api.types.is_string_dtype(values)
 
 
 def _spreadsheet_safe(frame: pd.DataFrame, xlsx: bool) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+        if _is_text(out[column]):
             out[column] = out[column].map(neutralise)
             if xlsx:  # openpyxl refuses control characters in cells
                 out[column] = out[column].map(lambda v: _XLSX_ILLEGAL.sub("", v) if isinstance(v, str) else v)
