@@ -83,3 +83,11 @@ def test_xls_is_refused_in_one_line_saying_save_as_xlsx_or_csv(tmp_path, project
         assert result.exit_code != 0
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and "save it as .xlsx or CSV" in lines[0] and "xlrd" not in lines[0]
+
+
+def test_an_xlsx_workbook_saved_under_a_xls_name_is_read(tmp_path, project_dir):
+    book = workbook(tmp_path / "decisions.xls", {"Sheet1": [["record_id", "title", "label"], ["a2", RECORDS[1][1], "1"]]})
+    result = runner.invoke(app, ["label", str(project_dir), str(book)])
+    assert result.exit_code == 0, result.output
+    with Project(project_dir) as project:
+        assert project.info()["included"] == 1

@@ -20,6 +20,7 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from itertools import chain
 from pathlib import Path
@@ -160,25 +161,18 @@ class Table:
                                  line=reader.line_num + 1) from None
 
     def _xlsx_rows(self) -> Iterator[tuple[int, list[str]]]:
-        from openpyxl import load_workbook
-
-        try:
-            workbook = load_workbook(self.path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds of errors on damaged workbooks
-            raise InputError(self.path, f"cannot be read as an Excel workbook ({exc.__class__.__name__}: {exc})") from None
-        try:
-            if self.sheet is not None and self.sheet not in workbook.sheetnames:
-                raise InputError(self.path, f"has no sheet {self.sheet!r} (its sheets: {_names(workbook.sheetnames)})")
-            sheet = workbook[self.sheet] if self.sheet is not None else workbook.worksheets[0]
-            sheet.reset_dimensions()  # some writers store a wrong sheet size; read every row
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                yield number, [clean_cell(_xlsx_text(v)) for v in values]
-        except InputError:
-            raise
-        except Exception as exc:  # as above, for damage found while streaming the sheet
-            raise InputError(self.path, f"cannot be read as an Excel workbook ({exc.__class__.__name__}: {exc})") from None
-        finally:
-            workbook.close()
+        with open_workbook(self.path) as workbook:
+            try:
+                if self.sheet is not None and self.sheet not in workbook.sheetnames:
+                    raise InputError(self.path, f"has no sheet {self.sheet!r} (its sheets: {_names(workbook.sheetnames)})")
+                sheet = workbook[self.sheet] if self.sheet is not None else workbook.worksheets[0]
+                sheet.reset_dimensions()  # some writers store a wrong sheet size; read every row
+                for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                    yield number, [clean_cell(_xlsx_text(v)) for v in values]
+            except InputError:
+                raise
+            except Exception as exc:  # as in open_workbook, for damage found while streaming the sheet
+                raise InputError(self.path, f"cannot be read as an Excel workbook ({exc.__class__.__name__}: {exc})") from None
 
     def missing_columns(self, what: str, columns_needed: str) -> InputError:
         """The error for a table without the columns a reader needs; for an XLSX first sheet it
@@ -215,14 +209,28 @@ def _sheet_has(table: Table, name: str) -> bool:
     return bool(find_columns(other.header, other.anchors))
 
 
-def xlsx_sheet_names(path: Path) -> list[str]:
+@contextmanager
+def open_workbook(path: Path):
+    """The workbook at ``path``, read-only.
+
+    openpyxl is given the open file rather than the path: given a path, it refuses any name
+    not ending in .xlsx, and an XLSX workbook saved under a .xls name is still one."""
     from openpyxl import load_workbook
 
-    workbook = load_workbook(path, read_only=True)
-    try:
+    with open(path, "rb") as handle:
+        try:
+            workbook = load_workbook(handle, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds of errors on damaged workbooks
+            raise InputError(path, f"cannot be read as an Excel workbook ({exc.__class__.__name__}: {exc})") from None
+        try:
+            yield workbook
+        finally:
+            workbook.close()
+
+
+def xlsx_sheet_names(path: Path) -> list[str]:
+    with open_workbook(path) as workbook:
         return list(workbook.sheetnames)
-    finally:
-        workbook.close()
 
 
 def _names(names: list[str]) -> str:
