@@ -177,3 +177,12 @@ def test_a_titled_block_after_er_is_a_record_even_without_ty_or_er(tmp_path):
     path.write_text("TY  - JOUR\nTI  - One\nER  - \nT1  - Two\nAU  - Roe, J\nTY  - JOUR\nTI  - Three\n",
                     encoding="utf-8")
     assert [r.title for r in iter_records(path)] == ["One", "Two", "Three"]
+
+
+def test_link_lines_closed_by_an_er_of_their_own_make_no_blank_record(tmp_path):
+    path = tmp_path / "double_er.ris"
+    path.write_text("TY  - JOUR\nTI  - One\nER  - \nNL  - http://example.org/1\nER  - \n"
+                    "UR  - http://example.org/1b\nTY  - JOUR\nTI  - Two\nER  - \n", encoding="utf-8")
+    one, two = iter_records(path)
+    assert one.extra["NL"] == "http://example.org/1" and one.extra["UR"] == "http://example.org/1b"
+    assert (two.title, two.position) == ("Two", 2)

@@ -60,8 +60,8 @@ def _raw_records(path: Path) -> Iterator[tuple[int, list[tuple[str, str]]]]:
 
     A record starts at a TY line (or at the first tag line of a file that leaves TY out). Tag
     lines between ER and the next TY (Ovid writes an ``NL`` link line after each ER) belong to
-    the record ER closed, unless they are a record whose TY line is missing: closed by an ER of
-    their own, or holding a title or an abstract.
+    the record ER closed, unless they hold a title or an abstract: then they are a record whose
+    TY line is missing. Link or note lines never make a record of their own.
     """
     fields: list[tuple[str, str]] = []  # the open record
     closed: list[tuple[str, str]] = []  # the record the last ER closed, while tag lines may follow
@@ -74,11 +74,13 @@ def _raw_records(path: Path) -> Iterator[tuple[int, list[tuple[str, str]]]]:
             pending = []
             tag, value = match.group(1), (match.group(2) or "").strip()
             if tag == "ER":
-                if trailer:  # the tag lines after the last ER have an ER of their own: a record without TY
+                if _is_record(trailer):  # tag lines after the last ER with an ER of their own
                     yield closed_start, closed
-                    fields, start = trailer, trailer_start
-                if fields:
+                    closed, closed_start = trailer, trailer_start
+                elif fields:
                     closed, closed_start = fields, start
+                else:
+                    closed += trailer
                 fields, trailer = [], []
                 continue
             if tag == "TY":
@@ -105,11 +107,17 @@ def _raw_records(path: Path) -> Iterator[tuple[int, list[tuple[str, str]]]]:
         yield start, fields
 
 
+def _is_record(fields: list[tuple[str, str]]) -> bool:
+    """Whether tag lines found after an ER are a record whose TY line is missing: they hold a
+    title or an abstract (link and note lines do not)."""
+    return any(tag in TITLE_TAGS + ABSTRACT_TAGS for tag, _ in fields)
+
+
 def _closed_records(start: int, closed: list, trailer_start: int, trailer: list):
     """The record an ER closed, with the tag lines that followed it (see :func:`_raw_records`)."""
     if not closed:
         return
-    if any(tag in TITLE_TAGS + ABSTRACT_TAGS for tag, _ in trailer):
+    if _is_record(trailer):
         yield start, closed
         yield trailer_start, trailer
     else:
