@@ -91,3 +91,12 @@ def test_an_xlsx_workbook_saved_under_a_xls_name_is_read(tmp_path, project_dir):
     assert result.exit_code == 0, result.output
     with Project(project_dir) as project:
         assert project.info()["included"] == 1
+
+
+def test_ovid_psycinfo_export_imports_as_its_six_records(tmp_path):
+    from pathlib import Path
+
+    ovid = Path(__file__).parent / "fixtures" / "io" / "ovid_psycinfo_nl.ris"
+    result = runner.invoke(app, ["init", str(tmp_path / "p"), "--records", str(ovid)])
+    assert result.exit_code == 0, result.output
+    assert "Imported 6 records (0 without title or abstract" in result.output
