@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -21,8 +22,32 @@ from rich.table import Table
 from prioritiser import __version__
 from prioritiser.errors import UserError
 
+class PlainHelp:
+    """Help screens that name each value in words (``--batch N``, ``--out PATH``) instead of
+    typer's type tags (``<int>``, ``<list[Path]>``): an option's metavar; nothing for flags and
+    arguments (the argument's name says it)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            shown = None if isinstance(param, TyperArgument) or param.is_flag else param.metavar or "VALUE"
+            param.display_type_rich = lambda ctx, shown=shown: shown
+        return params
+
+
+class PlainHelpCommand(PlainHelp, TyperCommand):
+    pass
+
+
+class PlainHelpGroup(PlainHelp, TyperGroup):
+    pass
+
+
 app = typer.Typer(
     help="Machine-learning assisted prioritisation of title/abstract screening for systematic reviews.",
+    epilog="Example: prioritiser init review --records search.ris, then rank, label, status, stop, audit, export "
+           "(each command's --help shows an example).",
+    cls=PlainHelpGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -37,8 +62,9 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def command(*args, **kwargs):
-    """Register a command whose user errors end in one line, not a traceback."""
+def command(name: str, example: str):
+    """Register a command whose user errors end in one line, not a traceback, and whose help
+    ends with ``example``."""
 
     def decorate(fn):
         @functools.wraps(fn)
@@ -56,7 +82,7 @@ def command(*args, **kwargs):
                 where = f"{exc.filename}: " if exc.filename else ""
                 raise fail(f"{where}{exc.strerror or exc}", 3) from None
 
-        return app.command(*args, **kwargs)(wrapper)
+        return app.command(name, cls=PlainHelpCommand, epilog=f"Example: {example}")(wrapper)
 
     return decorate
 
@@ -125,11 +151,12 @@ def main_options(
     """Import search results, learn from your decisions, rank what is left, decide when to stop, audit."""
 
 
-@command("init")
+@command("init", example="prioritiser init review --records pubmed.nbib --records embase.ris")
 def init_cmd(
     directory: Path = typer.Argument(..., help="Project directory to create (must not exist)."),
-    records: list[Path] = typer.Option(..., "--records", "-r", help="Search export: RIS, MEDLINE/nbib, BibTeX, EndNote XML, CSV, TSV or XLSX. Repeat for several files."),
+    records: list[Path] = typer.Option(..., "--records", "-r", metavar="FILE", help="Search export: RIS, MEDLINE/nbib, BibTeX, EndNote XML, CSV, TSV or XLSX. Repeat for several files."),
     no_dedupe: bool = typer.Option(False, "--no-dedupe", help="Keep duplicates as separate records."),
+    sheet: Optional[str] = typer.Option(None, "--sheet", metavar="NAME", help="Worksheet to read in XLSX files (default: the first)."),
 ) -> None:
     """Create a project from one or more search exports, finding duplicates."""
     from prioritiser.importing import create_project
@@ -138,40 +165,43 @@ def init_cmd(
         task = progress.add_task("Importing", total=None)
         project, summary = create_project(
             directory, records, dedupe=not no_dedupe, on_wait=on_wait,
-            on_progress=lambda n: progress.update(task, completed=n),
+            on_progress=lambda n: progress.update(task, completed=n), sheet=sheet,
         )
     with project:
         console.print(f"Created project {directory}", markup=False, highlight=False)
         print_import_summary(summary, project)
 
 
-@command("add")
+@command("add", example="prioritiser add review --records update-2025.ris")
 def add_cmd(
     directory: Path = typer.Argument(..., help="Existing project directory."),
-    records: list[Path] = typer.Option(..., "--records", "-r", help="Search export to add (e.g. an update search). Repeatable."),
+    records: list[Path] = typer.Option(..., "--records", "-r", metavar="FILE", help="Search export to add (e.g. an update search). Repeatable."),
     no_dedupe: bool = typer.Option(False, "--no-dedupe", help="Do not group the new records with duplicates."),
+    sheet: Optional[str] = typer.Option(None, "--sheet", metavar="NAME", help="Worksheet to read in XLSX files (default: the first)."),
 ) -> None:
     """Add records from an update search; every label is kept."""
     from prioritiser.importing import add_records
 
     with open_project(directory) as project, counting_progress("Importing") as progress:
         task = progress.add_task("Importing", total=None)
-        summary = add_records(project, records, dedupe=not no_dedupe, on_progress=lambda n: progress.update(task, completed=n))
+        summary = add_records(project, records, dedupe=not no_dedupe, sheet=sheet,
+                              on_progress=lambda n: progress.update(task, completed=n))
         progress.stop()
         print_import_summary(summary, project)
 
 
-@command("label")
+@command("label", example="prioritiser label review batch-0001.csv --reviewer AB")
 def label_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),
     file: Path = typer.Argument(..., help="Decisions: CSV/TSV/XLSX with a label column (1/0, yes/no, include/exclude, true/false, maybe) or RIS."),
-    reviewer: str = typer.Option("", "--reviewer", help="Reviewer name for rows without a reviewer column."),
+    reviewer: str = typer.Option("", "--reviewer", metavar="NAME", help="Reviewer name for rows without a reviewer column."),
+    sheet: Optional[str] = typer.Option(None, "--sheet", metavar="NAME", help="Worksheet holding the decisions in an XLSX file (default: the first)."),
 ) -> None:
     """Import reviewer decisions (append-only: a changed decision is a new event)."""
     from prioritiser.labels import conflict_lines, import_labels
 
     with open_project(directory) as project:
-        summary = import_labels(project, file, reviewer=reviewer)
+        summary = import_labels(project, file, reviewer=reviewer, sheet=sheet)
         console.print(
             f"{file}: {summary.n_rows:,} rows, {summary.n_events:,} new decisions recorded, "
             f"{summary.n_undecided:,} rows without a decision, {len(summary.unknown):,} rows matching no record.",
@@ -199,15 +229,15 @@ def parse_overrides(pairs: list[str]) -> dict:
     return overrides
 
 
-@command("rank")
+@command("rank", example="prioritiser rank review --batch 50 --out batch-0001.csv")
 def rank_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),
-    batch: int = typer.Option(50, "--batch", "-b", help="Number of records in the next batch."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the next batch here (.csv, .tsv, .xlsx or .ris); its empty 'label' column goes back to 'prioritiser label'."),
-    model: str = typer.Option("default", "--model", "-m", help="Preset name (default, fast, minilm) or path to a preset TOML file."),
-    set_: list[str] = typer.Option([], "--set", help="Override a preset option, KEY=VALUE (repeatable), e.g. --set classifier=svm."),
-    query: Optional[str] = typer.Option(None, "--query", "-q", help="Research question: ranks by similarity to it while no include/exclude pair exists yet."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the preset's)."),
+    batch: int = typer.Option(50, "--batch", "-b", metavar="N", help="Number of records in the next batch."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE", help="Write the next batch here (.csv, .tsv, .xlsx or .ris); its empty 'label' column goes back to 'prioritiser label'."),
+    model: str = typer.Option("default", "--model", "-m", metavar="NAME", help="Preset name (default, fast, minilm) or path to a preset TOML file."),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a preset option, KEY=VALUE (repeatable), e.g. --set classifier=svm."),
+    query: Optional[str] = typer.Option(None, "--query", "-q", metavar="TEXT", help="Research question: ranks by similarity to it while no include/exclude pair exists yet."),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Random seed (default: the preset's)."),
 ) -> None:
     """Retrain on the latest decisions, rank every unscreened record and write the next batch."""
     from prioritiser.screening import rank_project
@@ -242,7 +272,7 @@ def print_estimates(estimates: dict) -> None:
     console.print(table)
 
 
-@command("status")
+@command("status", example="prioritiser status review")
 def status_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),
     as_json: bool = typer.Option(False, "--json", help="Print counts, estimates and verdicts as one JSON object."),
@@ -271,13 +301,13 @@ def status_cmd(
         console.print("No ranking yet: run 'prioritiser rank'.")
 
 
-@command("stop")
+@command("stop", example="prioritiser stop review --target-recall 0.95 --out certify.csv")
 def stop_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),
-    target_recall: float = typer.Option(0.95, "--target-recall", help="Recall the review must reach (0-1)."),
-    confidence: float = typer.Option(0.95, "--confidence", help="Confidence with which the target must be shown (0-1)."),
-    out: Path = typer.Option(Path("certify.csv"), "--out", "-o", help="Where to write the random sample to screen when stopping cannot be certified yet."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the random sample."),
+    target_recall: float = typer.Option(0.95, "--target-recall", metavar="RECALL", help="Recall the review must reach (0-1)."),
+    confidence: float = typer.Option(0.95, "--confidence", metavar="LEVEL", help="Confidence with which the target must be shown (0-1)."),
+    out: Path = typer.Option(Path("certify.csv"), "--out", "-o", metavar="FILE", help="Where to write the random sample to screen when stopping cannot be certified yet."),
+    seed: int = typer.Option(0, "--seed", metavar="N", help="Seed of the random sample."),
 ) -> None:
     """Decide whether screening can stop; otherwise write the random sample that would certify it."""
     from prioritiser.status import decide_stop
@@ -300,15 +330,15 @@ def stop_cmd(
                       markup=False, highlight=False)
 
 
-@command("simulate")
+@command("simulate", example="prioritiser simulate labelled.csv --out sim-output --seed 1")
 def simulate_cmd(
     dataset: Path = typer.Argument(..., help="Fully labelled dataset (CSV/TSV/XLSX/RIS with an included/label_included column)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output directory: order.csv, metrics.json, recall.png (and stopping.json)."),
-    prior_record_ids: str = typer.Option("", "--prior-record-ids", help="Space-separated record ids screened first (prior knowledge), e.g. \"95 742\"; default: one random include and one random exclude."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the preset's); also picks the default priors."),
-    model: str = typer.Option("default", "--model", "-m", help="Preset name or TOML path."),
-    set_: list[str] = typer.Option([], "--set", help="Override a preset option, KEY=VALUE (repeatable)."),
-    batch: int = typer.Option(1, "--batch", "-b", help="Records screened between two rankings."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Output directory: order.csv, metrics.json, recall.png (and stopping.json)."),
+    prior_record_ids: str = typer.Option("", "--prior-record-ids", metavar="IDS", help="Space-separated record ids screened first (prior knowledge), e.g. \"95 742\"; default: one random include and one random exclude."),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Random seed (default: the preset's); also picks the default priors."),
+    model: str = typer.Option("default", "--model", "-m", metavar="NAME", help="Preset name or TOML path."),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a preset option, KEY=VALUE (repeatable)."),
+    batch: int = typer.Option(1, "--batch", "-b", metavar="N", help="Records screened between two rankings."),
     screen_all: bool = typer.Option(False, "--all", help="Screen every record instead of stopping when all includes are found."),
     stopping: bool = typer.Option(False, "--stopping", help="Go on until every stopping rule has said stop; write stopping.json."),
 ) -> None:
@@ -327,10 +357,10 @@ def simulate_cmd(
     )
 
 
-@command("demo")
+@command("demo", example="prioritiser demo --out demo-output")
 def demo_cmd(
-    out: Path = typer.Option(Path("demo-output"), "--out", "-o", help="Output directory."),
-    seed: int = typer.Option(1, "--seed", help="Random seed (also picks the prior include and exclude)."),
+    out: Path = typer.Option(Path("demo-output"), "--out", "-o", metavar="DIR", help="Output directory."),
+    seed: int = typer.Option(1, "--seed", metavar="N", help="Random seed (also picks the prior include and exclude)."),
 ) -> None:
     """Simulate screening of the bundled example (example.csv) and plot its recall curve."""
     from prioritiser.simulate import example_dataset
@@ -338,12 +368,12 @@ def demo_cmd(
     simulate_cmd(example_dataset(), out, "", seed, "default", [], 1, False, True)
 
 
-@command("audit")
+@command("audit", example="prioritiser audit review --out audit-pack --qa-sample 100")
 def audit_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),
-    out: Path = typer.Option(..., "--out", "-o", help="Directory for the audit pack (created when missing)."),
-    qa_sample: int = typer.Option(0, "--qa-sample", help="Also draw N model-excluded records at random for a quality-control check, written to qa_sample.csv (label it like any batch)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the quality-control sample."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Directory for the audit pack (created when missing)."),
+    qa_sample: int = typer.Option(0, "--qa-sample", metavar="N", help="Also draw N model-excluded records at random for a quality-control check, written to qa_sample.csv (label it like any batch)."),
+    seed: int = typer.Option(0, "--seed", metavar="N", help="Seed of the quality-control sample."),
 ) -> None:
     """Write the audit pack: model exclusions, label history, stopping evidence, PRISMA counts, manifest and report.html."""
     from prioritiser.audit import write_audit
@@ -361,10 +391,10 @@ def audit_cmd(
                       f"'prioritiser label {directory} {out / 'qa_sample.csv'}'.", markup=False, highlight=False)
 
 
-@command("reproduce")
+@command("reproduce", example="prioritiser reproduce audit-pack --project review")
 def reproduce_cmd(
     audit_dir: Path = typer.Argument(..., help="Audit pack directory (holds manifest.json)."),
-    project: Optional[Path] = typer.Option(None, "--project", "-p", help="Project directory, when it has moved since the audit."),
+    project: Optional[Path] = typer.Option(None, "--project", "-p", metavar="DIR", help="Project directory, when it has moved since the audit."),
 ) -> None:
     """Recompute the audited ranking from the stored labels and check the manifest's hashes."""
     from prioritiser.audit import reproduce
@@ -376,10 +406,10 @@ def reproduce_cmd(
         raise fail(f"{audit_dir}: the audit does not reproduce (see above)", 1)
 
 
-@command("export")
+@command("export", example="prioritiser export review --out all-records.ris")
 def export_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output file: .csv, .tsv, .xlsx or .ris."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="FILE", help="Output file: .csv, .tsv, .xlsx or .ris."),
 ) -> None:
     """Export every record with its decision, latest score and rank."""
     from prioritiser.export import export_records
@@ -389,7 +419,7 @@ def export_cmd(
     console.print(f"Wrote {n:,} records to {out}", markup=False, highlight=False)
 
 
-@command("info")
+@command("info", example="prioritiser info review --json")
 def info_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the counts as one JSON object."),
@@ -406,7 +436,7 @@ def info_cmd(
     console.print(table)
 
 
-@command("check")
+@command("check", example="prioritiser check review")
 def check_cmd(directory: Path = typer.Argument(..., help="Project directory.")) -> None:
     """Check the project's integrity (database, groups, rankings)."""
     with open_project(directory) as project:

@@ -42,8 +42,10 @@ def create_project(
     dedupe: bool = True,
     on_wait: ProgressCallback | None = None,
     on_progress: Callable[[int], None] | None = None,
+    sheet: str | None = None,
 ) -> tuple[Project, ImportSummary]:
-    """Create a project directory and import ``record_files`` into it.
+    """Create a project directory and import ``record_files`` into it (``sheet``: as for
+    :func:`add_records`).
 
     The project is built in a temporary sibling directory and renamed into place, so a
     failure or a crash leaves no half-written project behind.
@@ -52,7 +54,7 @@ def create_project(
     with building(path, Project, on_wait=on_wait) as project:
         if not files:
             raise UserError("no record file given: pass --records FILE")
-        summary = add_records(project, files, dedupe=dedupe, on_progress=on_progress)
+        summary = add_records(project, files, dedupe=dedupe, on_progress=on_progress, sheet=sheet)
     return Project(path, on_wait=on_wait), summary
 
 
@@ -61,11 +63,13 @@ def add_records(
     files: Iterable[str | Path],
     dedupe: bool = True,
     on_progress: Callable[[int], None] | None = None,
+    sheet: str | None = None,
 ) -> ImportSummary:
     """Import record files (all of them, or none on error) and regroup duplicates.
 
     Labels carried by the files become label events of reviewer ``"import"``.
-    ``on_progress`` is called with the number of records read so far.
+    ``on_progress`` is called with the number of records read so far. ``sheet`` names
+    the worksheet to read in XLSX files (default: the first).
     """
     from prioritiser.io import detect_format, iter_records
 
@@ -82,7 +86,7 @@ def add_records(
             n_file = 0
             rows: list[tuple] = []
             labels: list[tuple] = []
-            for record in iter_records(file):
+            for record in iter_records(file, sheet):
                 rows.append(record_row(next_id, source_id, record))
                 if record.label in DECISIONS:
                     origin = f"{file.name}:{record.line or record.position}"

@@ -85,15 +85,16 @@ def describe_row(row) -> str:
     return f"line {row.line}: no record id, DOI, PMID or title"
 
 
-def import_labels(project: Project, path: str | Path, reviewer: str = "") -> LabelImportSummary:
-    """Read ``path`` and append its decisions to ``project`` in one transaction."""
+def import_labels(project: Project, path: str | Path, reviewer: str = "", sheet: str | None = None) -> LabelImportSummary:
+    """Read ``path`` (its sheet ``sheet`` for an XLSX file) and append its decisions to
+    ``project`` in one transaction."""
     from prioritiser.io import iter_label_rows
 
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     summary = LabelImportSummary()
-    rows = list(iter_label_rows(path))  # read the file before taking the write lock
+    rows = list(iter_label_rows(path, sheet))  # read the file before taking the write lock
     # Decisions in force are read in the transaction that appends to them, so that two imports
     # of one file at the same time record its decisions once.
     with project.write():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -140,7 +141,7 @@ def test_manifest_hashes_and_reproduce(screened, tmp_path):
     stored = hashlib.sha256(latest.group_ids.astype("<i8").tobytes() + latest.scores.astype("<f8").tobytes())
     assert manifest["iteration"]["ranking_sha256"] == stored.hexdigest()
     for source in manifest["sources"]:
-        assert source["sha256"] == file_sha256(source["path"])
+        assert source["sha256"] == file_sha256(screened.path / source["path"])
     for name, sha in manifest["files"].items():
         assert file_sha256(tmp_path / "audit" / name) == sha
     events = screened.label_events()
@@ -159,7 +160,7 @@ def test_manifest_hashes_and_reproduce(screened, tmp_path):
     assert result.positions_differ == 0 and result.max_score_difference == 0.0
     assert all(status == "match" for _, status in result.sources + result.models)
 
-    source = Path(manifest["sources"][0]["path"])
+    source = screened.path / manifest["sources"][0]["path"]
     original = source.read_bytes()
     try:
         source.write_bytes(original + b"\r\n")
@@ -168,7 +169,38 @@ def test_manifest_hashes_and_reproduce(screened, tmp_path):
         source.write_bytes(original)
     assert tampered.identical and not tampered.ok
     assert tampered.sources[0][1] == "differs"
-    assert f"DIFFERS: source {source}" in tampered.lines() and "identical to" in tampered.lines()[0]
+    assert f"DIFFERS: source {manifest['sources'][0]['path']}" in tampered.lines()
+    assert "identical to" in tampered.lines()[0]
+
+
+def test_pack_names_no_absolute_path_and_reproduces_after_project_and_pack_move(screened, tmp_path):
+    write_audit(screened, tmp_path / "audit")
+    sources = [Path(p) for p in screened.sources()["path"]]
+    screened.close()
+    pack = tmp_path / "audit"
+    for file in pack.iterdir():
+        if file.suffix in (".json", ".html", ".csv", ".ris"):
+            text = file.read_text(encoding="utf-8")
+            assert str(tmp_path) not in text and str(sources[0].parent) not in text, file.name
+    manifest = json.loads((pack / "manifest.json").read_text())
+    assert manifest["project"] == "../proj" and "platform" not in manifest
+    assert [s["path"] for s in manifest["sources"]] == [
+        Path(os.path.relpath(p, tmp_path / "proj")).as_posix() for p in sources]
+
+    # shared: project and pack copied to another place, the search files put beside the pack
+    elsewhere = tmp_path / "colleague" / "review"
+    shutil.copytree(tmp_path / "proj", elsewhere / "proj")
+    shutil.copytree(pack, elsewhere / "audit")
+    for source in sources:
+        shutil.copy(source, elsewhere / "audit" / source.name)
+    shutil.rmtree(tmp_path / "proj")
+    shutil.rmtree(pack)
+    result = reproduce(elsewhere / "audit")
+    assert result.ok and result.identical
+    assert [status for _, status in result.sources] == ["match", "match"]
+    assert all(str(tmp_path) not in line for line in result.lines())
+    (elsewhere / "audit" / sources[0].name).write_bytes(b"changed")
+    assert ("differs" in [status for _, status in reproduce(elsewhere / "audit").sources])
 
 
 def test_reproduce_detects_a_ranking_it_cannot_recompute(screened, tmp_path):

@@ -33,3 +33,12 @@ def test_broken_entry_is_an_error_naming_its_line(tmp_path):
     assert detect_format(path) == "bibtex"
     with pytest.raises(InputError, match=r"broken\.bib, line 3: cannot be read as BibTeX"):
         list(iter_records(path))
+
+
+def test_preamble_comments_and_stray_link_lines_make_no_records(tmp_path):
+    path = tmp_path / "jabref.bib"
+    path.write_text('% Encoding: UTF-8\n@Preamble{"\\newcommand{\\noop}[1]{}"}\n\n@Article{a1,\n  title = {One},\n'
+                    '  url = {https://example.org/1},\n}\nhttps://example.org/1\n\n'
+                    '@Comment{jabref-meta: databaseType:bibtex;}\n', encoding="utf-8")
+    (record,) = iter_records(path)
+    assert (record.title, record.source_key, record.line) == ("One", "a1", 4)

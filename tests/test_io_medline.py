@@ -31,3 +31,12 @@ def test_records_separated_only_by_blank_lines_and_txt_extension(tmp_path):
     assert detect_format(path) == "medline"
     records = list(iter_records(path))
     assert [(r.title, r.pmid, r.line) for r in records] == [("One", "1", 1), ("Two without PMID", "", 4)]
+
+
+def test_stray_tag_and_link_blocks_after_a_blank_line_belong_to_the_record_before(tmp_path):
+    path = tmp_path / "pubmed.nbib"
+    path.write_text("SO  - exported 2024-07-01\n\nPMID- 1\nTI  - One\n\nLID - 10.1000/one [doi]\n"
+                    "UR  - https://pubmed.ncbi.nlm.nih.gov/1/\n\n\nPMID- 2\nTI  - Two\n", encoding="utf-8")
+    one, two = iter_records(path)  # two records: the header block and the link block make none
+    assert (one.pmid, one.doi, one.extra["UR"]) == ("1", "10.1000/one", "https://pubmed.ncbi.nlm.nih.gov/1/")
+    assert "SO" not in one.extra and (two.pmid, two.line) == ("2", 10)

@@ -139,3 +139,50 @@ def test_medline_text_saved_as_ris_is_read_as_medline(tmp_path):
     path.write_bytes((FIXTURES / "pubmed.nbib").read_bytes())
     assert detect_format(path) == "medline"
     assert [r.pmid for r in iter_records(path)] == ["34567890", "33445566"]
+
+
+def test_ovid_nl_link_line_after_er_belongs_to_the_record_it_follows():
+    found = records("ovid_psycinfo_nl.ris")
+    assert len(found) == 6  # not 12: the NL line after each ER starts no record
+    assert all(r.has_text for r in found)
+    assert [r.position for r in found] == [1, 2, 3, 4, 5, 6]
+    assert [r.source_key for r in found] == ["2022-11111-001", "2021-22222-002", "2020-33333-003",
+                                             "2023-44444-004", "2019-55555-005", "2024-66666-006"]
+    assert all(r.extra["NL"].endswith("AN=" + r.source_key) for r in found)
+    assert found[0].doi == "10.1037/ccp0000701" and found[0].pmid == ""
+    assert found[1].line == 19  # the TY line after the "2." numbering line
+
+
+def test_tag_lines_between_er_and_ty_never_make_records(tmp_path):
+    path = tmp_path / "stray.ris"
+    path.write_text("TY  - JOUR\nTI  - One\nER  - \nNL  - http://example.org/1\nL2  - http://example.org/1.pdf\n\n"
+                    "Link to full text:\nhttp://example.org/more\n\n"
+                    "TY  - JOUR\nTI  - Two\nER  - \nER  - \nNL  - http://example.org/2\n", encoding="utf-8")
+    one, two = iter_records(path)
+    assert (one.title, one.extra["NL"], one.extra["L2"]) == ("One", "http://example.org/1", "http://example.org/1.pdf")
+    assert "more" not in " ".join(one.extra.values())  # untagged text after a blank line is not a value
+    assert (two.title, two.extra["NL"], two.position) == ("Two", "http://example.org/2", 2)
+
+
+def test_a_tagged_block_closed_by_its_own_er_is_a_record_without_ty(tmp_path):
+    path = tmp_path / "no_ty.ris"
+    path.write_text("TY  - JOUR\nTI  - One\nER  - \nTI  - Two has no TY line\nAU  - Roe, J\nER  - \n"
+                    "TY  - JOUR\nTI  - Three\nER  - \n", encoding="utf-8")
+    assert [(r.title, r.line) for r in iter_records(path)] == [
+        ("One", 1), ("Two has no TY line", 4), ("Three", 7)]
+
+
+def test_a_titled_block_after_er_is_a_record_even_without_ty_or_er(tmp_path):
+    path = tmp_path / "no_ty_no_er.ris"
+    path.write_text("TY  - JOUR\nTI  - One\nER  - \nT1  - Two\nAU  - Roe, J\nTY  - JOUR\nTI  - Three\n",
+                    encoding="utf-8")
+    assert [r.title for r in iter_records(path)] == ["One", "Two", "Three"]
+
+
+def test_link_lines_closed_by_an_er_of_their_own_make_no_blank_record(tmp_path):
+    path = tmp_path / "double_er.ris"
+    path.write_text("TY  - JOUR\nTI  - One\nER  - \nNL  - http://example.org/1\nER  - \n"
+                    "UR  - http://example.org/1b\nTY  - JOUR\nTI  - Two\nER  - \n", encoding="utf-8")
+    one, two = iter_records(path)
+    assert one.extra["NL"] == "http://example.org/1" and one.extra["UR"] == "http://example.org/1b"
+    assert (two.title, two.position) == ("Two", 2)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from prioritiser.errors import UserError
+from prioritiser.errors import InputError, UserError
 from prioritiser.io import iter_records, write_table
 
 
@@ -88,3 +89,63 @@ def test_text_that_is_just_a_number_is_not_prefixed(tmp_path):
 def test_unknown_extension_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match=r"out\.json: unknown output format \.json"):
         write_table(records_frame(), tmp_path / "out.json")
+
+
+def test_ris_export_is_plain_ris_that_rispy_and_asreview_read(tmp_path):
+    import rispy
+
+    path = tmp_path / "export.ris"
+    write_table(records_frame(), path)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("TY  - JOUR\n") and text.count("\nER  - \n\nTY  - JOUR\n") == 4
+    assert text.endswith("\nER  - \n") and text.count("TY  - ") == 5
+    assert not re.search(r"^\d+\.", text, re.MULTILINE)  # no numbering lines
+    entries = rispy.load(path)  # the reader ASReview uses
+    assert [e["id"] for e in entries] == ["1", "2", "3", "4", "5"]
+    asreview = [next((n for n in e.get("notes", []) if n.startswith("ASReview_")), None) for e in entries]
+    assert asreview == ["ASReview_relevant", "ASReview_irrelevant", None, None, None]
+    decisions = [[k for k in e.get("keywords", []) if k.startswith("screening decision:")] for e in entries]
+    assert decisions == [["screening decision: include"], ["screening decision: exclude"],
+                         ["screening decision: maybe"], [], []]
+
+
+def test_ris_decision_keyword_alone_carries_the_label_and_contradictions_are_errors(tmp_path):
+    path = tmp_path / "zotero.ris"
+    path.write_text("TY  - JOUR\nTI  - A\nKW  - falls\nKW  - screening decision: maybe\nER  - \n\n"
+                    "TY  - JOUR\nTI  - B\nKW  - screening decision: include\nN1  - ASReview_irrelevant\nER  - \n",
+                    encoding="utf-8")
+    records = iter_records(path)
+    first = next(records)
+    assert (first.label, first.keywords) == ("maybe", ["falls"])
+    with pytest.raises(InputError, match=r"line 7.*contradicting labels \(exclude, include\)"):
+        next(records)
+
+
+def test_xlsx_keeps_text_over_the_cell_limit_in_continuation_columns_the_reader_joins(tmp_path):
+    import warnings
+
+    frame = records_frame()
+    words = " ".join(f"word{i}" for i in range(8000))  # 70,889 characters: three cells
+    frame.loc[0, "abstract"] = words
+    frame.loc[1, "title"] = "=" + "x" * 40000  # a formula-like start and no blank to cut at
+    path = tmp_path / "long.xlsx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "Cell contents too long, truncated" warning
+        write_table(frame, path)
+    sheet = load_workbook(path, read_only=True).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    header = list(rows[0])
+    assert header[-3:] == ["title (continued 2)", "abstract (continued 2)", "abstract (continued 3)"]
+    assert all(len(c) <= 32767 for row in rows for c in row if isinstance(c, str))
+    back = list(iter_records(path))
+    assert back[0].abstract == words and back[1].title == frame.loc[1, "title"]
+    assert [r.title for r in back[2:]] == frame["title"].tolist()[2:]
+    assert not any(k.startswith(("title", "abstract")) for r in back for k in r.extra)
+
+
+def test_text_chunks_cut_between_non_blank_characters():
+    from prioritiser.io.writers import text_chunks
+
+    text = "ab cd ef gh"
+    pieces = text_chunks(text, 4)
+    assert "".join(pieces) == text and all(len(p) <= 4 and p == p.strip() for p in pieces)

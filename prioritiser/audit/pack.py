@@ -3,11 +3,16 @@ a manifest that ties them to their inputs, and one HTML report.
 
 Counts in ``prisma.json`` are of records, as :meth:`Project.info` counts them (a group's
 decision counts for every record in it), with the same counts for duplicate groups beside them.
+
+The pack names no absolute path and nothing of the machine but its OS and architecture: the
+project is named relative to the pack, source files relative to the project (with their
+SHA-256), so project and pack can be moved or shared together and reproduced elsewhere.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -84,8 +89,8 @@ def prisma_counts(project: Project) -> dict:
                 "'groups' gives the same counts after duplicates are removed.",
         "identified": {
             "total": info["records"],
-            "per_source": [{"file": Path(s.path).name, "path": s.path, "sha256": s.sha256, "records": int(s.n_records)}
-                           for s in project.sources().itertuples()],
+            "per_source": [{"file": Path(s.path).name, "path": relative_path(s.path, project.path), "sha256": s.sha256,
+                            "records": int(s.n_records)} for s in project.sources().itertuples()],
         },
         "duplicates_removed": info["duplicates"],
         "records": {
@@ -142,16 +147,27 @@ def dependency_versions() -> dict[str, str | None]:
     return versions
 
 
-def build_manifest(project: Project, latest: Iteration, files: dict[str, str]) -> dict:
-    """Versions, configuration, seeds and the hashes that tie the pack to its inputs."""
+def relative_path(path: str | Path, base: str | Path) -> str:
+    """``path`` relative to the directory ``base``, with forward slashes (``..`` steps where it
+    lies outside); just the file name where no relative path exists (another Windows drive)."""
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), Path(base).resolve())).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
+def build_manifest(project: Project, latest: Iteration, out_dir: Path, files: dict[str, str]) -> dict:
+    """Versions, configuration, seeds and the hashes that tie the pack in ``out_dir`` to its
+    inputs; ``project`` is the project's path relative to the pack, each source's ``path``
+    relative to the project."""
     history_sha, n_events = label_history_sha256(project, latest.last_event_id)
     return {
         "format": MANIFEST_FORMAT,
         "created_at": now_iso(),
-        "project": str(project.path.resolve()),
+        "project": relative_path(project.path, out_dir),
         "prioritiser": __version__,
         "python": platform.python_version(),
-        "platform": platform.platform(),
+        "system": f"{platform.system()} {platform.machine()}",
         "dependencies": dependency_versions(),
         "preset": latest.config.get("preset"),
         "parameters": latest.config,
@@ -165,8 +181,8 @@ def build_manifest(project: Project, latest: Iteration, files: dict[str, str]) -
             "batches": [{"batch_id": b["batch_id"], "kind": b["kind"], "seed": b["seed"],
                          "iteration_id": b["iteration_id"]} for b in project.batches()],
         },
-        "sources": [{"path": s.path, "sha256": s.sha256, "format": s.format, "records": int(s.n_records),
-                     "imported_at": s.imported_at} for s in project.sources().itertuples()],
+        "sources": [{"path": relative_path(s.path, project.path), "sha256": s.sha256, "format": s.format,
+                     "records": int(s.n_records), "imported_at": s.imported_at} for s in project.sources().itertuples()],
         "label_history": {"last_event_id": latest.last_event_id, "events": n_events, "sha256": history_sha,
                           "canonical_form": "one compact JSON array per event [event_id, record_id, decision, "
                                             "reviewer, decided_at, recorded_at, batch, origin], UTF-8, joined by newlines"},
@@ -207,7 +223,7 @@ def write_audit(project: Project, out_dir: str | Path, qa_sample: int = 0, seed:
     for name, payload in (("stopping.json", stopping), ("prisma.json", prisma)):
         (out / name).write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
         written.append(name)
-    manifest = build_manifest(project, latest, {})
+    manifest = build_manifest(project, latest, out, {})
     (out / "report.html").write_text(render_report(project, excluded, prisma, stopping, manifest), encoding="utf-8")
     written.append("report.html")
     manifest["files"] = {name: file_sha256(out / name) for name in written}

@@ -78,15 +78,20 @@ def reproduce(audit_dir: str | Path, project_dir: str | Path | None = None) -> R
     """Recompute the ranking of the manifest's iteration with its configuration and seed from the
     labels up to its ``last_event_id``, over the groups that existed then, and compare.
 
-    ``project_dir`` defaults to the project path the manifest records.
+    ``project_dir`` defaults to the project path the manifest records (relative to the pack).
+    Source files are looked for where the manifest places them relative to the project, then
+    beside the pack; one found in neither place is reported missing.
     """
     from prioritiser.screening import compute_ranking, screening_state
 
     manifest = read_manifest(audit_dir)
     audited = manifest["iteration"]
-    if project_dir is None and not Path(manifest["project"]).is_dir():
-        raise UserError(f"{manifest['project']}: the audited project is no longer there; pass its directory")
-    with Project(project_dir or manifest["project"]) as project:
+    if project_dir is None:
+        project_dir = Path(audit_dir) / manifest["project"]
+        if not project_dir.is_dir():
+            raise UserError(f"{audit_dir}: the audited project is not at {manifest['project']} (relative to the pack); "
+                            "pass its directory with --project")
+    with Project(project_dir) as project:
         it = project.iteration(audited["iteration_id"])
         history_sha, _ = label_history_sha256(project, it.last_event_id)
         identities = model_identities(it.config)
@@ -115,8 +120,16 @@ def reproduce(audit_dir: str | Path, project_dir: str | Path | None = None) -> R
         stored_matches_manifest=ranking_sha256(it.group_ids, it.scores) == audited["ranking_sha256"],
         label_history_matches=history_sha == manifest["label_history"]["sha256"],
         config_matches=config_hash(it.config) == it.config_hash == audited["config_hash"],
-        sources=[(s["path"], file_status(s["path"], s["sha256"])) for s in manifest["sources"]],
+        sources=[(s["path"], file_status(_source_file(s["path"], project_dir, audit_dir), s["sha256"]))
+                 for s in manifest["sources"]],
         models=[(name, "match" if identities.get(name) == identity else "differs")
                 for name, identity in manifest["models"].items()],
         notes=notes,
     )
+
+
+def _source_file(path: str, project_dir: str | Path, audit_dir: str | Path) -> Path:
+    """A source file of the manifest: at ``path`` relative to the project, else of that name
+    beside the pack (where a shared pack brings it)."""
+    where = Path(project_dir) / path
+    return where if where.is_file() else Path(audit_dir) / Path(path).name

@@ -62,6 +62,8 @@ def detect_format(path: str | Path) -> str:
         raise InputError(path, "is a ZIP archive, not an export: unzip it and import the file inside")
     if head.startswith(OLE_MAGIC):
         raise InputError(path, "is an old-style Excel (.xls) or other Office file: save it as .xlsx or CSV")
+    if suffix == ".xls":  # HTML or XML tables some databases save as .xls
+        raise InputError(path, "is an .xls file (old Excel, or a web page saved as Excel): save it as .xlsx or CSV")
     if suffix == ".xlsx":
         raise InputError(path, "is not an Excel workbook (.xlsx files are ZIP archives)")
     if suffix in _TABLE_SUFFIXES:
@@ -89,11 +91,12 @@ def detect_format(path: str | Path) -> str:
                            f"(first line: {first_line[:60]!r})")
 
 
-def iter_records(path: str | Path) -> Iterator[Record]:
+def iter_records(path: str | Path, sheet: str | None = None) -> Iterator[Record]:
     """Every record of the file, in file order, with ``position`` (1-based) and ``line`` set.
 
     Records without title or abstract are yielded too; labels the file carries are in
-    ``Record.label``.
+    ``Record.label``. ``sheet`` names the worksheet of an XLSX file (default: the first);
+    other formats ignore it.
     """
     from prioritiser.io.bibtex import read_bibtex
     from prioritiser.io.endnote_xml import read_endnote_xml
@@ -104,7 +107,7 @@ def iter_records(path: str | Path) -> Iterator[Record]:
     path = Path(path)
     fmt = detect_format(path)
     if fmt in ("csv", "tsv", "xlsx"):
-        yield from read_table(path, fmt)
+        yield from read_table(path, fmt, sheet)
     else:
         yield from {"ris": read_ris, "medline": read_medline, "bibtex": read_bibtex,
                     "endnote_xml": read_endnote_xml}[fmt](path)

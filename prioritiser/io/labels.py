@@ -30,8 +30,9 @@ class LabelRow:
     line: int = 0
 
 
-def iter_label_rows(path: str | Path) -> Iterator[LabelRow]:
-    """Every decision row of ``path``, in file order.
+def iter_label_rows(path: str | Path, sheet: str | None = None) -> Iterator[LabelRow]:
+    """Every decision row of ``path`` (of its sheet ``sheet`` for an XLSX file, default the
+    first), in file order.
 
     A table needs a decision column (label, decision, included, label_included, include) and a
     column naming the record (record_id, doi, pmid or title); a batch file written by ``rank``
@@ -47,13 +48,12 @@ def iter_label_rows(path: str | Path) -> Iterator[LabelRow]:
             yield LabelRow(record.source_key, record.doi, record.pmid, record.title, record.label,
                            line=record.line or record.position)
         return
-    table = Table(path, fmt, anchors=["label"])
+    table = Table(path, fmt, anchors=["label"], sheet=sheet)
     rows = table.rows()
     first = next(rows, None)
     columns = find_columns(table.header, LABEL_FIELDS)
     if "label" not in columns:
-        raise InputError(path, "has no decision column such as 'label', 'decision' or 'included' "
-                               f"(columns found: {columns_found(table.header)})")
+        raise table.missing_columns("decision column such as 'label', 'decision' or 'included'", "a decision column")
     if not {"record_id", "doi", "pmid", "title"} & columns.keys():
         raise InputError(path, "has no column naming the record: record_id, doi, pmid or title "
                                f"(columns found: {columns_found(table.header)})")

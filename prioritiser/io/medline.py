@@ -13,6 +13,7 @@ from prioritiser.io.fields import choose_abstract, parse_doi, parse_pmid, parse_
 from prioritiser.records import Record
 
 TAG_LINE = re.compile(r"([A-Z][A-Z0-9]{1,3}) {0,3}- ?(.*)")
+RECORD_START_TAGS = frozenset({"PMID", "TI", "BTI", "AB"})
 KNOWN_TAGS = frozenset({"PMID", "TI", "BTI", "AB", "FAU", "AU", "DP", "LID", "AID", "MH", "OT", "JT", "TA"})
 
 
@@ -20,8 +21,9 @@ def looks_like_medline(text: str) -> bool:
     return bool(re.search(r"^PMID ?- ?\d", text, re.MULTILINE))
 
 
-def _raw_records(path: Path) -> Iterator[tuple[int, list[tuple[str, str]]]]:
-    """(start line, [(tag, value), ...]); wrapped lines are joined to their value with a space."""
+def _blocks(path: Path) -> Iterator[tuple[int, list[tuple[str, str]]]]:
+    """(start line, [(tag, value), ...]) per run of tag lines, a run ending at a blank line or
+    before a PMID line; wrapped lines are joined to their value with a space."""
     fields: list[tuple[str, str]] = []
     start = 0
     for number, line in iter_lines(path):
@@ -43,6 +45,27 @@ def _raw_records(path: Path) -> Iterator[tuple[int, list[tuple[str, str]]]]:
             fields[-1] = (tag, f"{value} {line.strip()}".strip())
     if fields:
         yield start, fields
+
+
+def _raw_records(path: Path) -> Iterator[tuple[int, list[tuple[str, str]]]]:
+    """(start line, [(tag, value), ...]) per record.
+
+    A record starts at a PMID line, or at a block of tag lines after a blank line that holds a
+    title or an abstract (a record without PMID). Any other block after a blank line (stray
+    tag or link lines) belongs to the record before it; before the first record it is a file
+    header and is dropped.
+    """
+    record: list[tuple[str, str]] = []
+    start = 0
+    for block_start, block in _blocks(path):
+        if block[0][0] == "PMID" or any(tag in RECORD_START_TAGS for tag, _ in block):
+            if record:
+                yield start, record
+            record, start = block, block_start
+        elif record:
+            record += block
+    if record:
+        yield start, record
 
 
 def read_medline(path: Path) -> Iterator[Record]:

@@ -7,16 +7,20 @@ read-only mode, which streams rows (pandas.read_excel loads the whole sheet).
 Column names match case- and punctuation-insensitively against :data:`SYNONYMS`, first
 synonym first. The header row is the first row, or, for exports that put a search summary
 above the table (Embase), the first of the top rows that names the columns a caller needs.
-Excel's ``="..."`` cell wrappers and our writers' formula-neutralising apostrophe are removed.
+Excel's ``="..."`` cell wrappers and our writers' formula-neutralising apostrophe are removed;
+the ``NAME (continued N)`` columns our XLSX writer uses for text over a cell's limit are joined
+back onto column NAME.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from itertools import chain
 from pathlib import Path
@@ -52,6 +56,8 @@ HEADER_SEARCH_ROWS = 30
 DELIMITERS = (",", ";", "\t", "|")
 RECORD_FIELDS = ["title", "abstract", "authors", "year", "doi", "pmid", "keywords", "journal", "label", "record_id"]
 
+_CONTINUED = re.compile(r"(.+) \(continued (\d+)\)")
+
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
@@ -59,13 +65,15 @@ class Table:
     """A table file's header and its data rows as ``(line, cells)``, cells as stripped text.
 
     ``anchors`` are the fields whose columns identify the header row (e.g. title and abstract
-    for records, the decision for labels).
+    for records, the decision for labels). ``sheet`` names the worksheet of an XLSX file
+    (default: the first); other formats ignore it.
     """
 
-    def __init__(self, path: Path, fmt: str, anchors: Iterable[str]):
+    def __init__(self, path: Path, fmt: str, anchors: Iterable[str], sheet: str | None = None):
         self.path = Path(path)
         self.fmt = fmt
         self.anchors = list(anchors)
+        self.sheet = sheet
         self.header: list[str] = []
         self.header_line = 0
         self.delimiter = "\t" if fmt == "tsv" else ","
@@ -124,8 +132,10 @@ class Table:
         header = self._find_header(peek)
         if header is None:
             raise InputError(self.path, "is empty")
-        self.header_line, self.header = header
-        width = len(self.header)
+        self.header_line, full_header = header
+        width = len(full_header)
+        continued = continuation_columns(full_header)
+        self.header = [h for i, h in enumerate(full_header) if i not in continued]
         for line, cells in peek.rest_after(self.header_line):
             if not any(cells) or (len(cells) == 1 and width >= 3 and not self._anchor_column(0)):
                 continue  # blank, or a one-cell section line such as Abstrackr's "citations not yet labeled"
@@ -134,7 +144,10 @@ class Table:
                     raise InputError(self.path, f"row has {len(cells)} cells but the header has {width} "
                                                 f"(is the delimiter {self.delimiter!r} right?)", line=line)
                 cells = cells[:width]
-            yield line, cells + [""] * (width - len(cells))
+            cells = cells + [""] * (width - len(cells))
+            for index, base in continued.items():
+                cells[base] += cells[index]
+            yield line, [c for i, c in enumerate(cells) if i not in continued]
 
     def _csv_rows(self) -> Iterator[tuple[int, list[str]]]:
         with open_text(self.path) as handle:
@@ -148,21 +161,80 @@ class Table:
                                  line=reader.line_num + 1) from None
 
     def _xlsx_rows(self) -> Iterator[tuple[int, list[str]]]:
-        from openpyxl import load_workbook
+        with open_workbook(self.path) as workbook:
+            try:
+                if self.sheet is not None and self.sheet not in workbook.sheetnames:
+                    raise InputError(self.path, f"has no sheet {self.sheet!r} (its sheets: {_names(workbook.sheetnames)})")
+                sheet = workbook[self.sheet] if self.sheet is not None else workbook.worksheets[0]
+                sheet.reset_dimensions()  # some writers store a wrong sheet size; read every row
+                for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                    yield number, [clean_cell(_xlsx_text(v)) for v in values]
+            except InputError:
+                raise
+            except Exception as exc:  # as in open_workbook, for damage found while streaming the sheet
+                raise InputError(self.path, f"cannot be read as an Excel workbook ({exc.__class__.__name__}: {exc})") from None
 
+    def missing_columns(self, what: str, columns_needed: str) -> InputError:
+        """The error for a table without the columns a reader needs; for an XLSX first sheet it
+        names the sheets and the ``--sheet`` that picks one holding them."""
+        message = f"has no {what} (columns found: {columns_found(self.header)})"
+        names = xlsx_sheet_names(self.path) if self.fmt == "xlsx" and self.sheet is None else []
+        if len(names) > 1:
+            holding = [name for name in names[1:] if _sheet_has(self, name)]
+            hint = f"; pass --sheet {holding[0]!r}" if holding else f"; none holds {columns_needed}"
+            message = (f"has no {what} on its first sheet {names[0]!r} (columns found: {columns_found(self.header)});"
+                       f" its sheets: {_names(names)}{hint}")
+        return InputError(self.path, message)
+
+
+def continuation_columns(header: list[str]) -> dict[int, int]:
+    """``{index: index of the column it continues}`` for the ``NAME (continued N)`` columns our
+    XLSX writer adds for text over a cell's limit, in the order their text joins on."""
+    index = {name: i for i, name in reversed(list(enumerate(header)))}
+    found = []
+    for i, name in enumerate(header):
+        match = _CONTINUED.fullmatch(name)
+        if match and match.group(1) in index:
+            found.append((index[match.group(1)], int(match.group(2)), i))
+    return {i: base for base, _, i in sorted(found)}
+
+
+def _sheet_has(table: Table, name: str) -> bool:
+    """Whether sheet ``name`` has a header naming one of the table's anchor columns."""
+    other = Table(table.path, table.fmt, table.anchors, sheet=name)
+    try:
+        next(other.rows(), None)
+    except InputError:
+        return False
+    return bool(find_columns(other.header, other.anchors))
+
+
+@contextmanager
+def open_workbook(path: Path):
+    """The workbook at ``path``, read-only.
+
+    openpyxl is given the open file rather than the path: given a path, it refuses any name
+    not ending in .xlsx, and an XLSX workbook saved under a .xls name is still one."""
+    from openpyxl import load_workbook
+
+    with open(path, "rb") as handle:
         try:
-            workbook = load_workbook(self.path, read_only=True, data_only=True)
+            workbook = load_workbook(handle, read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many kinds of errors on damaged workbooks
-            raise InputError(self.path, f"cannot be read as an Excel workbook ({exc.__class__.__name__}: {exc})") from None
+            raise InputError(path, f"cannot be read as an Excel workbook ({exc.__class__.__name__}: {exc})") from None
         try:
-            sheet = workbook.worksheets[0]
-            sheet.reset_dimensions()  # some writers store a wrong sheet size; read every row
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                yield number, [clean_cell(_xlsx_text(v)) for v in values]
-        except Exception as exc:  # as above, for damage found while streaming the sheet
-            raise InputError(self.path, f"cannot be read as an Excel workbook ({exc.__class__.__name__}: {exc})") from None
+            yield workbook
         finally:
             workbook.close()
+
+
+def xlsx_sheet_names(path: Path) -> list[str]:
+    with open_workbook(path) as workbook:
+        return list(workbook.sheetnames)
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(repr(n) for n in names)
 
 
 class _Peek:
@@ -239,15 +311,16 @@ def decided_rows(path: Path, rows, columns: dict[str, int]) -> Iterator[tuple[in
         yield line, cells, values, decision
 
 
-def read_table(path: Path, fmt: str) -> Iterator[Record]:
-    """Every non-empty row of a CSV/TSV/XLSX file as a record; ``line`` is the file line (CSV)
-    or sheet row (XLSX) it starts on. Columns no Record field takes are kept in ``extra``."""
-    table = Table(path, fmt, anchors=["title", "abstract"])
+def read_table(path: Path, fmt: str, sheet: str | None = None) -> Iterator[Record]:
+    """Every non-empty row of a CSV/TSV/XLSX file (of its sheet ``sheet``, default the first)
+    as a record; ``line`` is the file line (CSV) or sheet row (XLSX) it starts on. Columns no
+    Record field takes are kept in ``extra``."""
+    table = Table(path, fmt, anchors=["title", "abstract"], sheet=sheet)
     rows = table.rows()
     first = next(rows, None)
     columns = find_columns(table.header, RECORD_FIELDS)
     if "title" not in columns and "abstract" not in columns:
-        raise InputError(path, f"has no title or abstract column (columns found: {columns_found(table.header)})")
+        raise table.missing_columns("title or abstract column", "a title or abstract column")
     rest = [(i, h) for i, h in enumerate(table.header) if i not in columns.values() and h]
     rows = decided_rows(path, chain([first] if first else [], rows), columns)
     for position, (line, cells, values, label) in enumerate(rows, start=1):
