@@ -452,5 +452,32 @@ def _typer_swallowed_ctrl_c(done: SystemExit) -> bool:
     return done.code == 130 and isinstance(exit_, typer.Exit) and isinstance(exit_.__cause__, KeyboardInterrupt)
 
 
+@command("screen")
+def screen_cmd(
+    directory: Path = typer.Argument(..., help="Project directory."),
+    reviewer: str = typer.Option("", "--reviewer", help="Your name as reviewer (asked on the page when not given)."),
+    port: int = typer.Option(8765, "--port", help="Port to serve the page on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; any other than loopback needs the printed token."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="Team mode, kept in the project: single, dual (two reviewers per record) or dual-share (two for a random share and every include)."),
+    share: Optional[float] = typer.Option(None, "--share", help="Calibration share screened twice in dual-share mode (default 0.1)."),
+    adjudicator: Optional[str] = typer.Option(None, "--adjudicator", help="Reviewer who resolves conflicts (kept in the project)."),
+    question: Optional[str] = typer.Option(None, "--question", help="Research question: its words are highlighted, and it ranks before the first include."),
+    reasons: Optional[str] = typer.Option(None, "--reasons", help="Exclusion reasons, separated by ';' (at most 9; keys 1-9)."),
+    retrain_every: Optional[int] = typer.Option(None, "--retrain-every", help="Retrain in the background after every N decisions (default 10)."),
+    model: str = typer.Option("default", "--model", help="Model preset for the background ranking."),
+) -> None:
+    """Screen in the browser: one record at a time (keys i/e/m/u/?), live progress, team modes."""
+    from prioritiser.store.team import save_settings
+    from prioritiser.web.app import serve
+
+    given = {"mode": mode, "share": share, "adjudicator": adjudicator, "question": question,
+             "reasons": None if reasons is None else [r.strip() for r in reasons.split(";") if r.strip()],
+             "retrain_every": retrain_every}
+    with open_project(directory) as project:
+        save_settings(project, **{k: v for k, v in given.items() if v is not None})
+    serve(directory, reviewer=reviewer.strip(), host=host, port=port, model=model,
+          on_ready=lambda url: console.print(f"Screening page: {url}  (Ctrl-C to stop)", markup=False, highlight=False))
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
