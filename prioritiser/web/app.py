@@ -17,7 +17,12 @@ from __future__ import annotations
 import html
 import re
 import secrets
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlencode
@@ -246,20 +251,83 @@ def make_token(host: str) -> str | None:
     return None if is_loopback(host) else secrets.token_urlsafe(24)
 
 
-def serve(path: Path, reviewer: str = "", host: str = "127.0.0.1", port: int = 8765, model: str = "default",
-          on_ready=print) -> None:
-    """Serve the page until Ctrl-C; ``on_ready`` gets the address to open."""
-    import uvicorn
-
-    server = ScreeningServer(path, reviewer=reviewer, model=model)
-    token = make_token(host)
-    app = build_app(server, host, port, token)
+def page_address(host: str, port: int, token: str | None, reviewer: str = "") -> str:
+    """The address to open: with the token (when one is needed) and the reviewer's name."""
     shown = f"[{host}]" if ":" in host else host
     query = {"token": token} if token else {}
     if reviewer:
         query["reviewer"] = reviewer
-    on_ready(f"http://{shown}:{port}/" + ("?" + urlencode(query) if query else ""))
+    return f"http://{shown}:{port}/" + ("?" + urlencode(query) if query else "")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def _uvicorn_server(app, host: str, port: int):
+    import uvicorn
+
+    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+
+
+def serve(path: Path, reviewer: str = "", host: str = "127.0.0.1", port: int = 8765, model: str = "default",
+          on_ready=print) -> None:
+    """Serve the page until Ctrl-C; ``on_ready`` gets the address to open."""
+    server = ScreeningServer(path, reviewer=reviewer, model=model)
+    token = make_token(host)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uv = _uvicorn_server(build_app(server, host, port, token), host, port)
+        on_ready(page_address(host, port, token, reviewer))
+        uv.run()
     finally:
         server.close()
+
+
+@dataclass
+class Served:
+    """A page served from a background thread: its address (with the token when one is needed)."""
+
+    url: str
+    host: str
+    port: int
+    token: str | None
+
+
+@contextmanager
+def serving(path: Path, reviewer: str = "", host: str = "127.0.0.1", port: int = 0, model: str = "default",
+            retrain: bool = True) -> Iterator[Served]:
+    """Serve the page from a background thread while the block runs (tests, benchmarks,
+    embedding); ``port`` 0 picks a free one. The server's project connection is opened and
+    used in that thread only."""
+    port = port or free_port(host)
+    token = make_token(host)
+    box: dict = {}
+
+    def run():
+        try:
+            server = ScreeningServer(path, reviewer=reviewer, model=model, retrain=retrain)
+        except BaseException as exc:
+            box["error"] = exc
+            return
+        try:
+            box["uvicorn"] = _uvicorn_server(build_app(server, host, port, token), host, port)
+            box["uvicorn"].run()
+        finally:
+            server.close()
+
+    thread = threading.Thread(target=run, name="prioritiser-page", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not (box.get("uvicorn") and box["uvicorn"].started):
+        if "error" in box:
+            raise box["error"]
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the screening page did not start")
+        time.sleep(0.02)
+    try:
+        yield Served(page_address(host, port, token, reviewer), host, port, token)
+    finally:
+        box["uvicorn"].should_exit = True
+        thread.join(30)

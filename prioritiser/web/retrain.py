@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from prioritiser.errors import UserError
@@ -62,17 +61,27 @@ def retrain_and_report(path: str, model: str, question: str) -> dict:
     return {"status": status, "note": note, "explainer": explainer}
 
 
+def _report_to(pipe, path: str, model: str, question: str) -> None:
+    """Worker process body: send ``(True, report)`` or ``(False, message)`` through ``pipe``."""
+    try:
+        pipe.send((True, retrain_and_report(path, model, question)))
+    except Exception as exc:  # reported on the page; the next request tries again
+        pipe.send((False, f"{type(exc).__name__}: {exc}"))
+
+
 class BackgroundRetrainer:
-    """Runs :func:`retrain_and_report` in a worker process; ``on_result`` gets each report (in a
-    worker thread of this process) and ``on_error`` each failure message."""
+    """Runs :func:`retrain_and_report` in a spawned worker process, one run at a time, watched by
+    a thread of this process; ``on_result`` gets each report and ``on_error`` each failure
+    message (both called from that thread). The worker is a daemon: it ends with the page."""
 
     def __init__(self, path: Path, model: str, question: str, on_result, on_error):
         self.path, self.model, self.question = str(path), model, question
         self.on_result, self.on_error = on_result, on_error
-        self._executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         self._lock = threading.Lock()
         self._running = False
         self._again = False
+        self._closed = False
+        self._process = None
 
     @property
     def running(self) -> bool:
@@ -81,29 +90,52 @@ class BackgroundRetrainer:
     def request(self) -> None:
         """Start a run now, or as soon as the one going ends."""
         with self._lock:
+            if self._closed:
+                return
             if self._running:
                 self._again = True
                 return
             self._running = True
-        self._submit()
+        threading.Thread(target=self._runs, name="prioritiser-retrain", daemon=True).start()
 
-    def _submit(self) -> None:
-        future = self._executor.submit(retrain_and_report, self.path, self.model, self.question)
-        future.add_done_callback(self._done)
+    def _runs(self) -> None:
+        while True:
+            self._run_once()
+            with self._lock:
+                again, self._again = self._again and not self._closed, False
+                self._running = again
+            if not again:
+                return
 
-    def _done(self, future: Future) -> None:
-        try:
-            self.on_result(future.result())
-        except Exception as exc:  # reported on the page; the next request tries again
-            self.on_error(f"background retraining failed: {exc}")
+    def _run_once(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(target=_report_to, args=(sender, self.path, self.model, self.question), daemon=True)
         with self._lock:
-            again, self._again = self._again, False
-            self._running = again
-        if again:
-            try:
-                self._submit()
-            except RuntimeError:  # shut down meanwhile
-                self._running = False
+            if self._closed:
+                return
+            process.start()
+            self._process = process
+        sender.close()
+        try:
+            ok, payload = receiver.recv()
+        except (EOFError, OSError):
+            ok, payload = False, f"the worker process ended without a report (exit code {process.exitcode})"
+        finally:
+            receiver.close()
+            process.join()
+        if self._closed:
+            return
+        if ok:
+            self.on_result(payload)
+        else:
+            self.on_error(f"background retraining failed: {payload}")
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop: end a run that is going (its ranking is stored whole or not at all)."""
+        with self._lock:
+            self._closed = True
+            process = self._process
+        if process is not None and process.is_alive():
+            process.terminate()
+            process.join(5)
