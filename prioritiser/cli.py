@@ -267,6 +267,20 @@ def status_cmd(
         print_estimates(status["estimates"])
     else:
         console.print("No ranking yet: run 'prioritiser rank'.")
+    print_agreement(status["team"]["agreement"])
+
+
+def print_agreement(pairs: list[dict]) -> None:
+    """Agreement per reviewer pair on the records both screened."""
+    if not pairs:
+        return
+    table = Table("reviewers", "both screened", "Cohen's kappa", "include prevalence", "PABAK", "Gwet's AC1",
+                  title="Agreement")
+    fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+    for p in pairs:
+        table.add_row(f"{p['reviewer_a']} / {p['reviewer_b']}", f"{p['n']:,}", fmt(p["kappa"]),
+                      fmt(p["include_prevalence"]), fmt(p["pabak"]), fmt(p["ac1"]))
+    console.print(table)
 
 
 @command("stop")

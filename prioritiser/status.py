@@ -13,6 +13,7 @@ import numpy as np
 from prioritiser.errors import UserError
 from prioritiser.project import Project
 from prioritiser.screening import batch_frame, screening_history, screening_state, stopping_estimates, write_batch
+from prioritiser.store import team
 
 
 def _unscreened_scores(project: Project, state) -> np.ndarray | None:
@@ -36,7 +37,8 @@ def project_status(project: Project) -> dict:
             f"the quality-control sample of model-excluded records holds {len(qa)} include(s) "
             f"(record ids {', '.join(map(str, qa[:10]))}): screening is reopened; rank and screen further"
         )
-    conflicts = project.label_conflicts()
+    settled = team.adjudicated_groups(project.con)
+    conflicts = [c for c in project.label_conflicts() if c[0] not in settled]
     if conflicts:
         warnings.append(f"{len(conflicts)} record(s) have conflicting decisions from different reviewers "
                         f"(e.g. record {conflicts[0][0]}); resolve them with a new decision")
@@ -52,6 +54,7 @@ def project_status(project: Project) -> dict:
         "conflicts": len(conflicts),
         "stop_decision": project.latest_stop_decision(),
         "warnings": warnings,
+        "team": team.team_summary(project.con),
     }
 
 

@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -81,6 +82,28 @@ def test_decisions_are_events_with_reviewer_and_survive_a_restart(tmp_path):
     with serving(path, retrain=False) as served:  # a new server: nothing decided comes back
         nxt = Client(served, "alice").get("/api/next")["record"]["group_id"]
         assert nxt not in (first, second)
+
+
+def test_background_retraining_ranks_reports_and_explains(tmp_path):
+    path = make_project(tmp_path, n=60)
+    labels = pd.read_csv(DATA).head(60)["label_included"].tolist()
+    with serving(path) as served:  # retrains after every 10 decisions (the default)
+        alice = Client(served, "alice")
+        record = alice.get("/api/next")["record"]
+        for n in range(12):  # the example's own labels, but at least one include among the first 10
+            group = record["group_id"]
+            decision = "include" if labels[group - 1] or n == 0 else "exclude"
+            record = alice.decide(group, decision)["record"]
+        deadline = time.monotonic() + 120
+        while (progress := alice.get("/api/progress"))["estimate"] is None or progress["iteration_id"] is None:
+            assert time.monotonic() < deadline and not progress["error"], progress
+            time.sleep(0.5)
+        assert progress["estimate"]["screened"] >= 10 and progress["default_rule"]["rule"] == "lower-bound"
+        assert 0 <= progress["estimate"]["recall_lower_95"] <= progress["estimate"]["estimated_recall"] <= 1
+        nxt = alice.get("/api/next")["record"]
+        assert nxt["rank"] == 1 and nxt["why"]["similar"]["group_id"] != nxt["group_id"]
+    with Project(path) as project:
+        assert project.latest_iteration().kind == "rank" and project.latest_iteration().n_labelled >= 10
 
 
 def test_state_changing_requests_need_the_csrf_token_and_the_own_host(tmp_path):
@@ -173,3 +196,32 @@ def test_bad_settings_are_one_line_user_errors(tmp_path):
             team.save_settings(project, mode="triple")
         with pytest.raises(UserError, match="--share"):
             team.save_settings(project, share=1.5)
+
+
+def test_status_and_audit_report_reviewers_reasons_and_agreement(tmp_path):
+    from prioritiser.audit import write_audit
+    from prioritiser.screening import rank_project
+    from prioritiser.status import project_status
+
+    path = make_project(tmp_path, n=40)
+    pairs = {1: ("include", "include"), 2: ("exclude", "include"), 3: ("exclude", "exclude"), 4: ("exclude", "exclude")}
+    with Project(path) as project:
+        team.save_settings(project, mode="dual", adjudicator="carol")
+        for group, (a, b) in pairs.items():
+            team.record_decision(project, group, a, "alice", reason="wrong outcome" if a == "exclude" else "")
+            team.record_decision(project, group, b, "bob")
+        team.record_decision(project, 2, "exclude", "carol", adjudication=True)
+        rank_project(project, batch=5, progress=False)
+        status = project_status(project)
+        write_audit(project, tmp_path / "audit")
+    assert status["conflicts"] == 0 and status["team"]["open_conflicts"] == 0
+    (pair,) = status["team"]["agreement"]
+    # a=1, b=1 (alice only), c=0, d=2: p_o = 3/4, p_A = 1/2, p_B = 1/4; p_e = 1/8 + 3/8; kappa = 0.25/0.5
+    assert pair["kappa"] == pytest.approx(0.5) and pair["pabak"] == pytest.approx(0.5)
+    screening = json.loads((tmp_path / "audit" / "prisma.json").read_text())["screening"]
+    assert screening["groups_by_number_of_reviewers"] == {"2": 4} and screening["independent"]
+    assert screening["adjudications"] == 1
+    assert screening["exclusion_reasons"] == {"wrong outcome": 3}
+    report = (tmp_path / "audit" / "report.html").read_text()
+    assert "Cohen&#x27;s kappa" in report or "Cohen's kappa" in report
+    assert "excluded: wrong outcome" in report

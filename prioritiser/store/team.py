@@ -222,20 +222,23 @@ def agreement(con: sqlite3.Connection) -> list[PairAgreement]:
 
 # --------------------------------------------------------------------- PRISMA
 def exclusion_reason_counts(con: sqlite3.Connection) -> dict[str, int]:
-    """Groups excluded by a human per exclusion reason: the reason of the event in force."""
+    """Groups excluded by humans (decision in force) per exclusion reason: the latest reason any
+    reviewer gave when excluding the group ("no reason given" when none did)."""
     if not _has_team_tables(con):
         return {}
-    in_force: dict[int, int] = {}
     decision_of: dict[int, str] = {}
-    for event, group, decision in con.execute(
-        "SELECT e.event_id, r.group_id, e.decision FROM label_events e JOIN records r USING (record_id) ORDER BY e.event_id"
+    reason_of: dict[int, str] = {}
+    for group, decision, reason in con.execute(
+        "SELECT r.group_id, e.decision, x.reason FROM label_events e JOIN records r USING (record_id)"
+        " LEFT JOIN exclusion_reasons x USING (event_id) ORDER BY e.event_id"
     ):
-        in_force[group], decision_of[group] = event, decision
-    reasons = dict(con.execute("SELECT event_id, reason FROM exclusion_reasons"))
+        decision_of[group] = decision
+        if reason is not None:
+            reason_of[group] = reason
     counts: dict[str, int] = {}
-    for group, event in in_force.items():
-        if decision_of[group] == "exclude":
-            reason = reasons.get(event, "no reason given")
+    for group, decision in decision_of.items():
+        if decision == "exclude":
+            reason = reason_of.get(group, "no reason given")
             counts[reason] = counts.get(reason, 0) + 1
     return dict(sorted(counts.items()))
 
@@ -264,3 +267,8 @@ def team_prisma(con: sqlite3.Connection) -> dict:
         "open_conflicts": len(conflicts(con)),
         "exclusion_reasons": exclusion_reason_counts(con),
     }
+
+
+def team_summary(con: sqlite3.Connection) -> dict:
+    """:func:`team_prisma` with the agreement of every reviewer pair (for ``status`` and the audit)."""
+    return {**team_prisma(con), "agreement": [pair.as_dict() for pair in agreement(con)]}

@@ -94,6 +94,10 @@ class ScreeningQueue:
         decisions = self.reviewers_of.get(group, {}).values()
         return 2 if group in self.share or any(d in INCLUDE_LIKE for d in decisions) else 1
 
+    def complete(self, group: int) -> bool:
+        """Whether the group has every reviewer it needs (or an adjudication)."""
+        return group in self.adjudicated or len(self.reviewers_of.get(group, {})) >= self.required(group)
+
     def needs(self, group: int, reviewer: str) -> bool:
         """Whether ``reviewer`` should screen ``group`` now."""
         if group in self.adjudicated:
@@ -136,8 +140,10 @@ class ScreeningQueue:
     def progress(self, reviewer: str, batch: int) -> dict:
         """Includes found against groups screened (decisions in force), includes per batch of
         ``batch`` screened groups (in order of first decision; the last ten batches), and the
-        reviewer's own counts."""
-        included = [self.in_force[g] in INCLUDE_LIKE for g in self.screened_order]
+        reviewer's own counts. Only groups no reviewer is still awaited on count, so that in the
+        dual modes the counts never hint at a decision a reviewer has yet to make blind."""
+        done = [g for g in self.screened_order if self.complete(g)]  # blind: none awaiting a reviewer
+        included = [self.in_force[g] in INCLUDE_LIKE for g in done]
         batches = [
             {"from": start + 1, "to": min(start + batch, len(included)), "includes": int(sum(included[start:start + batch]))}
             for start in range(0, len(included), batch)
@@ -145,7 +151,7 @@ class ScreeningQueue:
         own = [d for decisions in self.reviewers_of.values() for r, d in decisions.items() if r == reviewer]
         return {
             "groups": len(self.all_groups),
-            "screened": len(self.in_force),
+            "screened": len(done),
             "includes": int(sum(included)),
             "batches": batches,
             "mine": {"screened": len(own), "includes": sum(d in INCLUDE_LIKE for d in own)},

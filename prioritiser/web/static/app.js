@@ -80,9 +80,7 @@ function show(record, banner) {
   $("record").hidden = false;
   fillText($("title"), record.title || "(no title)");
   fillText($("abstract"), record.abstract || "(no abstract)");
-  $("authors").textContent = record.authors || "no authors";
-  $("year").textContent = record.year || "no year";
-  $("journal").textContent = record.journal || "";
+  $("byline").textContent = [record.authors, record.year, record.journal].filter((x) => x).join(" · ");
   const doi = (record.doi || "").trim();
   $("doi").textContent = doi ? "doi:" + doi : "";
   if (doi) $("doi").href = "https://doi.org/" + encodeURI(doi); else $("doi").removeAttribute("href");
@@ -157,7 +155,7 @@ async function loadConflicts() {
 async function toggleConflicts() {
   if (!settings.is_adjudicator) return;
   view = view === "screen" ? "conflicts" : "screen";
-  $("conflicts-button").textContent = view === "conflicts" ? "Back to screening" : "Conflicts";
+  $("conflicts-label").textContent = view === "conflicts" ? "Back to screening" : "Conflicts";
   if (view === "conflicts") await loadConflicts(); else await loadNext();
 }
 
