@@ -489,8 +489,12 @@ def screen_cmd(
              "retrain_every": retrain_every}
     with open_project(directory) as project:
         save_settings(project, **{k: v for k, v in given.items() if v is not None})
-    serve(directory, reviewer=reviewer.strip(), host=host, port=port, model=model,
-          on_ready=lambda url: console.print(f"Screening page: {url}  (Ctrl-C to stop)", markup=False, highlight=False))
+    try:
+        serve(directory, reviewer=reviewer.strip(), host=host, port=port, model=model,
+              on_ready=lambda url: console.print(f"Screening page: {url}  (Ctrl-C to stop)", markup=False, highlight=False))
+    except KeyboardInterrupt:  # the way to stop the page: every decision was saved when it was made
+        pass
+    console.print("Stopped; every decision was saved as it was made.", markup=False, highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

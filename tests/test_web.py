@@ -2,17 +2,21 @@
 
 import json
 import re
+import signal
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
 from prioritiser.project import Project
 from prioritiser.store import team
-from prioritiser.web.app import serving
+from prioritiser.web.app import free_port, serving
 from prioritiser.web.queue import ScreeningQueue
 
 DATA = Path(__file__).parents[1] / "data" / "example.csv"
@@ -225,3 +229,38 @@ def test_status_and_audit_report_reviewers_reasons_and_agreement(tmp_path):
     report = (tmp_path / "audit" / "report.html").read_text()
     assert "Cohen&#x27;s kappa" in report or "Cohen's kappa" in report
     assert "excluded: wrong outcome" in report
+
+
+def test_screen_command_serves_stops_on_ctrl_c_and_a_kill_loses_no_decision(tmp_path):
+    path = make_project(tmp_path, n=20)
+
+    def start():
+        port = free_port()
+        child = subprocess.Popen([sys.executable, "-m", "prioritiser", "screen", str(path), "--reviewer", "alice",
+                                  "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        url = re.search(r"http://\S+", child.stdout.readline()).group(0)
+        assert url == f"http://127.0.0.1:{port}/?reviewer=alice"  # loopback: no token
+        for _ in range(100):  # uvicorn binds just after the address is printed
+            try:
+                return child, Client(SimpleNamespace(port=port), "alice")
+            except urllib.error.URLError:
+                time.sleep(0.1)
+        raise AssertionError("the page did not come up")
+
+    child, alice = start()
+    decided = []
+    record = alice.get("/api/next")["record"]
+    for _ in range(5):
+        decided.append(record["group_id"])
+        record = alice.decide(record["group_id"], "exclude")["record"]
+    child.send_signal(signal.SIGKILL)
+    child.wait(30)
+    with Project(path) as project:
+        assert sorted(project.group_decisions()) == sorted(decided)
+
+    child, alice = start()
+    assert alice.get("/api/next")["record"]["group_id"] not in decided
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0 and "Traceback" not in err, err
+    assert "every decision was saved" in out

@@ -11,6 +11,7 @@ let current = null;          // the record on screen
 let view = "screen";         // or "conflicts"
 let busy = false;
 const undoStack = [];          // group ids this reviewer decided in this session, for undo
+window.keyToScreenMs = [];   // key press to next record painted, per decision (read by the latency benchmark)
 
 const $ = (id) => document.getElementById(id);
 
@@ -100,7 +101,8 @@ function show(record, banner) {
   document.body.dataset.groupId = String(record.group_id);
 }
 
-async function decide(decision, reason = "") {
+// ``at``: event time of the key press or click that asked for it (for window.keyToScreenMs)
+async function decide(decision, reason = "", at = performance.now()) {
   if (busy || !current) return;
   busy = true;
   const t0 = performance.now();
@@ -112,6 +114,7 @@ async function decide(decision, reason = "") {
       const data = await call("/api/decide", { group_id: current.group_id, decision, reason });
       undoStack.push(current.group_id);
       show(data.record);
+      requestAnimationFrame(() => window.keyToScreenMs.push(performance.now() - at));
       say("Saved " + decision + (reason ? " (" + reason + ")" : "") + " on record " + undoStack.at(-1) +
         " in " + Math.round(performance.now() - t0) + " ms");
     }
@@ -235,14 +238,15 @@ function onKey(event) {
   if (event.target.closest("input, textarea") || event.ctrlKey || event.metaKey || event.altKey) return;
   if ($("help").open && event.key !== "?") return;
   const key = event.key;
-  if (key === "i") decide("include");
-  else if (key === "e") decide("exclude");
-  else if (key === "m") decide("maybe");
+  const at = event.timeStamp;
+  if (key === "i") decide("include", "", at);
+  else if (key === "e") decide("exclude", "", at);
+  else if (key === "m") decide("maybe", "", at);
   else if (key === "u") undo();
   else if (key === "c") toggleConflicts();
   else if (key === "?") { if ($("help").open) $("help").close(); else $("help").showModal(); }
   else if (/^[1-9]$/.test(key) && view === "screen" && settings.reasons[Number(key) - 1]) {
-    decide("exclude", settings.reasons[Number(key) - 1]);
+    decide("exclude", settings.reasons[Number(key) - 1], at);
   } else return;
   event.preventDefault();
 }
@@ -269,11 +273,11 @@ async function start() {
     b.textContent = "";
     const k = document.createElement("kbd"); k.textContent = String(i + 1);
     b.append(k, " " + reason);
-    b.addEventListener("click", () => decide("exclude", reason));
+    b.addEventListener("click", (event) => decide("exclude", reason, event.timeStamp));
     $("reasons").appendChild(b);
   });
   for (const b of document.querySelectorAll("#actions button[data-decision]")) {
-    b.addEventListener("click", () => decide(b.dataset.decision));
+    b.addEventListener("click", (event) => decide(b.dataset.decision, "", event.timeStamp));
   }
   $("undo").addEventListener("click", undo);
   $("help-button").addEventListener("click", () => $("help").showModal());
