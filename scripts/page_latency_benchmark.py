@@ -7,8 +7,10 @@ recombined from the shared benchmark's titles and abstracts, 300 labelled, 30 of
 includes) and ranks it once, then copies it to a fresh working copy for each run. Serves the
 page on that copy with background retraining on (every ``--retrain-every`` decisions, in its
 worker process, as a reviewer would have it) and drives it in headless Chromium (Playwright,
-Debian's ``chromium``): ``--presses`` key presses (``e`` mostly, ``i`` every seventh), each
-waiting for the next record. The page itself times each press, from the key event to the
+Debian's ``chromium``): at least ``--presses`` key presses (``e`` mostly, ``i`` every
+seventh), each waiting for the next record, and on until ``--retrains`` background retrains
+have finished, so that presses during training and right after a new ranking is taken in
+count too. The page itself times each press, from the key event to the
 first animation frame after the next record is in the page (``window.keyToScreenMs``), so
 Playwright's own polling is not counted; the first ``--warmup`` presses are left out.
 Prints the 50th/95th/99th percentiles and the maximum, the server's own write time per
@@ -59,6 +61,10 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--presses", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--retrains", type=int, default=1,
+                        help="Go on pressing until this many background retrains have finished (so that presses "
+                             "while the worker trains and when its new ranking is taken in are counted).")
+    parser.add_argument("--max-presses", type=int, default=5000)
     parser.add_argument("--retrain-every", type=int, default=10)
     parser.add_argument("--workdir", type=Path, default=None,
                         help="Where the project is built and kept (default /tmp/prioritiser-page-N).")
@@ -82,26 +88,28 @@ def main() -> None:
     print(f"project {project}: {info['records']:,} records in {info['groups']:,} groups, "
           f"{info['labelled']:,} labelled; retraining every {args.retrain_every} decisions", flush=True)
 
-    saved_ms = []
     with serving(project, reviewer="benchmark") as served, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = browser.new_context(bypass_csp=True).new_page()
-        page.on("response", lambda r: saved_ms.append(r.json()["saved_ms"]) if r.url.endswith("/api/decide") else None)
         page.goto(served.url)
         page.wait_for_function("document.body.dataset.ready === '1'", timeout=120_000)
         start = time.monotonic()
-        for n in range(args.presses):
-            page.keyboard.press("i" if n % 7 == 3 else "e")
-            page.wait_for_function(f"window.keyToScreenMs.length > {n}", timeout=60_000)
+        n = 0
+        with Project(project) as opened:
+            while n < args.max_presses and (n < args.presses or (
+                    n % 50 or opened.info()["iterations"] - iterations_before < args.retrains)):
+                page.keyboard.press("i" if n % 7 == 3 else "e")
+                page.wait_for_function(f"window.keyToScreenMs.length > {n}", timeout=60_000)
+                n += 1
         wall = time.monotonic() - start
         timings = np.asarray(page.evaluate("window.keyToScreenMs"), dtype=float)[args.warmup:]
+        server = np.asarray(page.evaluate("window.serverSaveMs"), dtype=float)[args.warmup:]
         browser.close()
     with Project(project) as opened:
         retrains = opened.info()["iterations"] - iterations_before
     p50, p95, p99 = np.percentile(timings, [50, 95, 99])
-    server = np.asarray(saved_ms[args.warmup:], dtype=float)
     load = os.getloadavg()
-    print(f"{args.presses} presses in {wall:.1f} s; {retrains} background retrains finished meanwhile")
+    print(f"{n} presses in {wall:.1f} s; {retrains} background retrains finished meanwhile")
     print(f"server write of a decision (ms): median {np.median(server):.1f}, 95th percentile "
           f"{np.percentile(server, 95):.1f}, max {server.max():.1f}")
     print(f"key press to next record shown, {len(timings)} presses after {args.warmup} warm-up (ms): "

@@ -146,7 +146,7 @@ def test_dual_share_asks_a_second_reviewer_for_includes_and_the_share(tmp_path):
     with Project(path) as project:
         team.save_settings(project, mode="dual-share", share=0.2, share_seed=3)
         queue = ScreeningQueue(project, "dual-share", 0.2, 3)
-        outside = [g for g in queue.all_groups if g not in queue.share]
+        outside = [g for g in queue.all_groups.tolist() if g not in queue.share]
         inc, exc = outside[0], outside[1]
         team.record_decision(project, inc, "include", "alice")
         team.record_decision(project, exc, "exclude", "alice")

@@ -73,8 +73,17 @@ def test_thirty_records_by_keys_with_undo(browser, tmp_path):
     path = make_project(tmp_path, n=45)
     keys = ["e", "e", "i", "e", "m", "1", "e", "e", "2", "i"] * 3  # 1, 2: exclude with the first, second reason
     meaning = {"e": "exclude", "1": "exclude", "2": "exclude", "i": "include", "m": "maybe"}
+    with Project(path) as project:
+        team.save_settings(project, question="Viral metagenomics in farm animals")
     with serving(path, retrain=False) as served:
         page = open_page(browser, served.url + "?reviewer=alice")
+        page.fill("#term-input", "Virome")  # a highlight term typed on the page is kept in the project
+        page.click("#term-form button[data-kind=include]")
+        page.wait_for_selector("#term-list li.inc")
+        assert page.locator("#title mark.inc").first.inner_text().lower() == "virome"
+        assert page.locator("#abstract mark.q").count() > 0  # the research question's words
+        with Project(path) as project:
+            assert team.highlight_terms(project.con)["include"] == ["virome"]
         intended: dict[int, str] = {}
         for n, key in enumerate(keys):
             group = shown(page)

@@ -44,6 +44,8 @@ from prioritiser.web.security import Guard, is_loopback
 STATIC = files("prioritiser.web") / "static"
 RECORD_COLUMNS = "record_id, title, abstract, authors, year, journal, doi, pmid, keywords"
 DECISIONS = ("include", "exclude", "maybe")
+#: Seconds agreement and conflict counts may lag behind the newest decision on the page.
+TEAM_FIGURES_MAX_AGE_S = 2.0
 
 
 def question_terms(question: str) -> list[str]:
@@ -67,6 +69,7 @@ class ScreeningServer:
         self.explainer = None
         self.error = ""
         self.report_event = 0
+        self._team_figures = (-1, float("-inf"), {})
         self.retrainer = None
         if retrain:
             self.retrainer = BackgroundRetrainer(path, model, self.settings["question"], self._on_report, self._on_error)
@@ -101,7 +104,7 @@ class ScreeningServer:
         record = dict(zip(keys, row))
         (record["duplicates"],) = self.project.con.execute(
             "SELECT COUNT(*) - 1 FROM records WHERE group_id=?", (group_id,)).fetchone()
-        record["rank"] = self.queue.rank_of.get(group_id)
+        record["rank"] = self.queue.rank_of(group_id, reviewer)
         record["my_decision"] = self.queue.own_decision(group_id, reviewer)
         record["why"] = None
         explainer = self.explainer
@@ -125,14 +128,24 @@ class ScreeningServer:
             "estimate": estimates.get("estimate"),
             "default_rule": default,
             "forecast": forecast(default),
-            "as_of_event": self.report_event if report else None,
+            "as_of_event": report.get("last_event_id"),
             "note": report.get("note", ""),
             "retraining": bool(self.retrainer and self.retrainer.running),
             "error": self.error,
-            "agreement": [pair.as_dict() for pair in team.agreement(self.project.con)],
-            "open_conflicts": len(team.conflicts(self.project.con)),
+            **self.team_figures(),
         })
         return progress
+
+    def team_figures(self) -> dict:
+        """Agreement per reviewer pair and open conflicts; recomputed (a pass over every label
+        event) when there are new events and the last pass is over :data:`TEAM_FIGURES_MAX_AGE_S`
+        old, so that polling never holds up a decision on a large project."""
+        cached_event, cached_at, figures = self._team_figures
+        if cached_event != self.queue.last_event and time.monotonic() - cached_at > TEAM_FIGURES_MAX_AGE_S:
+            figures = {"agreement": [pair.as_dict() for pair in team.agreement(self.project.con)],
+                       "open_conflicts": len(team.conflicts(self.project.con))}
+            self._team_figures = (self.queue.last_event, time.monotonic(), figures)
+        return figures
 
 
 def forecast(default_rule: dict | None) -> str:
@@ -165,7 +178,7 @@ def build_app(server: ScreeningServer, host: str, port: int, token: str | None) 
                 return JSONResponse(handler(request, body))
             except UserError as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
-            except ValueError:
+            except (ValueError, TypeError, AttributeError):
                 return JSONResponse({"error": "malformed request"}, status_code=400)
         return endpoint
 

@@ -35,9 +35,10 @@ class ScreeningQueue:
     def __init__(self, project: Project, mode: str = "single", share: float = 0.1, share_seed: int = 0):
         self.project = project
         self.mode = mode
-        self.all_groups = [g for (g,) in project.con.execute("SELECT DISTINCT group_id FROM records ORDER BY group_id")]
+        self.all_groups = np.fromiter(
+            (g for (g,) in project.con.execute("SELECT DISTINCT group_id FROM records ORDER BY group_id")), dtype=np.int64)
         draw = np.random.default_rng(share_seed).random(len(self.all_groups)) < share
-        self.share = {g for g, drawn in zip(self.all_groups, draw.tolist()) if drawn} if mode == "dual-share" else set()
+        self.share = set(self.all_groups[draw].tolist()) if mode == "dual-share" else set()
         self.reviewers_of: dict[int, dict[str, str]] = {}
         self.in_force: dict[int, str] = {}
         self.adjudicated: set[int] = set()
@@ -45,8 +46,9 @@ class ScreeningQueue:
         self.awaiting: dict[int, None] = {}  # decided by someone, needing another reviewer; insertion-ordered
         self.last_event = 0
         self.iteration_id = -1
-        self.ranking: list[int] = []
-        self.rank_of: dict[int, int] = {}
+        self.ranking: list[int] = []  # the latest ranking's groups, then the groups it does not hold
+        self.n_ranked = 0
+        self.rank_of_shown: dict[str, int | None] = {}  # reviewer: rank of the group on their screen
         self.position: dict[str, int] = {}
         self.showing: dict[str, int] = {}
         self.refresh()
@@ -74,14 +76,14 @@ class ScreeningQueue:
             self._load_ranking(latest)
 
     def _load_ranking(self, iteration_id: int) -> None:
-        ranked = []
+        ranked = np.zeros(0, dtype=np.int64)
         if iteration_id:
             (blob,) = self.project.con.execute("SELECT group_ids FROM iterations WHERE iteration_id=?",
                                                (iteration_id,)).fetchone()
-            ranked = np.frombuffer(blob, dtype="<i8").tolist()
-        seen = set(ranked)
-        self.ranking = ranked + [g for g in self.all_groups if g not in seen]
-        self.rank_of = {g: i + 1 for i, g in enumerate(ranked)}
+            ranked = np.frombuffer(blob, dtype="<i8")
+        rest = self.all_groups[~np.isin(self.all_groups, ranked)]
+        self.ranking = np.concatenate([ranked, rest]).tolist()
+        self.n_ranked = len(ranked)
         self.iteration_id = iteration_id
         self.position.clear()
 
@@ -119,21 +121,27 @@ class ScreeningQueue:
         while i < len(self.ranking) and self.ranking[i] in self.in_force:
             i += 1
         self.position[reviewer] = i  # everything before i has a decision
-        for group in self.ranking[i:]:
+        for j in range(i, len(self.ranking)):
+            group = self.ranking[j]
             if group not in self.in_force and group not in on_screen:
-                return self._show(reviewer, group)
+                return self._show(reviewer, group, j + 1 if j < self.n_ranked else None)
         return None
 
-    def _show(self, reviewer: str, group: int) -> int:
+    def _show(self, reviewer: str, group: int, rank: int | None = None) -> int:
         self.showing[reviewer] = group
+        self.rank_of_shown[reviewer] = rank
         return group
+
+    def rank_of(self, group: int, reviewer: str) -> int | None:
+        """The group's place in the latest ranking, when it is the one ``reviewer`` was last shown."""
+        return self.rank_of_shown.get(reviewer) if self.showing.get(reviewer) == group else None
 
     def own_decision(self, group: int, reviewer: str) -> str | None:
         return self.reviewers_of.get(group, {}).get(reviewer)
 
     def remaining_for(self, reviewer: str) -> int:
         """Groups still waiting for ``reviewer`` (unscreened ones plus second reviews)."""
-        unscreened = len(self.all_groups) - len(self.in_force)
+        unscreened = len(self.all_groups) - len(self.in_force)  # every decided group is a group of all_groups
         return unscreened + sum(self.needs(g, reviewer) for g in self.awaiting)
 
     # ------------------------------------------------------------------ progress

@@ -28,7 +28,8 @@ def _plain(value):
 
 def retrain_and_report(path: str, model: str, question: str) -> dict:
     """Rank (when the decisions allow: an include and an exclude, or a research question),
-    then report: ``{"status": project_status, "note": why no ranking, "explainer": fitted or None}``."""
+    then report: ``{"status": project_status, "note": why no ranking, "explainer": fitted or None,
+    "last_event_id": the last label event taken in}``."""
     from prioritiser.project import Project
     from prioritiser.screening import rank_project, screening_state
     from prioritiser.status import project_status
@@ -58,7 +59,7 @@ def retrain_and_report(path: str, model: str, question: str) -> dict:
             ))
             explainer = RecordExplainer().fit([state.texts[i] for i in idx], y, groups,
                                               [titles.get(int(g), "") for g in groups])
-    return {"status": status, "note": note, "explainer": explainer}
+    return {"status": status, "note": note, "explainer": explainer, "last_event_id": state.last_event_id}
 
 
 def _report_to(pipe, path: str, model: str, question: str) -> None:

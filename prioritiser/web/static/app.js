@@ -12,6 +12,7 @@ let view = "screen";         // or "conflicts"
 let busy = false;
 const undoStack = [];          // group ids this reviewer decided in this session, for undo
 window.keyToScreenMs = [];   // key press to next record painted, per decision (read by the latency benchmark)
+window.serverSaveMs = [];    // the server's time to store each decision
 
 const $ = (id) => document.getElementById(id);
 
@@ -114,12 +115,13 @@ async function decide(decision, reason = "", at = performance.now()) {
       const data = await call("/api/decide", { group_id: current.group_id, decision, reason });
       undoStack.push(current.group_id);
       show(data.record);
+      window.serverSaveMs.push(data.saved_ms);
       requestAnimationFrame(() => window.keyToScreenMs.push(performance.now() - at));
       say("Saved " + decision + (reason ? " (" + reason + ")" : "") + " on record " + undoStack.at(-1) +
         " in " + Math.round(performance.now() - t0) + " ms");
     }
     document.body.dataset.decisions = String(Number(document.body.dataset.decisions || 0) + 1);
-    refreshProgress();
+    soonRefreshProgress();
   } catch (err) {
     say("Not saved: " + err.message, true);
   } finally {
@@ -165,6 +167,11 @@ async function toggleConflicts() {
 // ---------------------------------------------------------------- progress
 function pct(x) { return x == null ? "–" : (100 * x).toFixed(1) + "%"; }
 function num(x) { return x == null ? "–" : x.toFixed(2); }
+
+let progressTimer = null;
+function soonRefreshProgress() {  // at most one progress request per second while keys come fast
+  if (progressTimer === null) progressTimer = setTimeout(() => { progressTimer = null; refreshProgress(); }, 1000);
+}
 
 async function refreshProgress() {
   let p;
