@@ -220,6 +220,7 @@ def build_app(server: ScreeningServer, host: str, port: int, token: str | None) 
         reviewer = reviewer_of(request)
         if reviewer != server.settings["adjudicator"]:
             raise UserError(f"{reviewer} is not this project's adjudicator")
+        server.queue.release(reviewer)  # whatever they had on screen is free for others meanwhile
         rows = team.conflicts(server.project.con)
         return {"conflicts": [{**row, "record": server.record(row["group_id"], reviewer)} for row in rows[:1]],
                 "open": len(rows)}

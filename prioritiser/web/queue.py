@@ -111,7 +111,7 @@ class ScreeningQueue:
     def next_group(self, reviewer: str) -> int | None:
         """The group ``reviewer`` should screen next (``None`` when nothing is left for them);
         it counts as on their screen until they decide or ask again."""
-        self.showing.pop(reviewer, None)
+        self.release(reviewer)
         on_screen = set(self.showing.values())
         for group in self.awaiting:
             if group not in on_screen and self.needs(group, reviewer):
@@ -126,6 +126,10 @@ class ScreeningQueue:
             if group not in self.in_force and group not in on_screen:
                 return self._show(reviewer, group, j + 1 if j < self.n_ranked else None)
         return None
+
+    def release(self, reviewer: str) -> None:
+        """The group on ``reviewer``'s screen is free for others again."""
+        self.showing.pop(reviewer, None)
 
     def _show(self, reviewer: str, group: int, rank: int | None = None) -> int:
         self.showing[reviewer] = group
