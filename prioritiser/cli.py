@@ -299,6 +299,20 @@ def status_cmd(
         print_estimates(status["estimates"])
     else:
         console.print("No ranking yet: run 'prioritiser rank'.")
+    print_agreement(status["team"]["agreement"])
+
+
+def print_agreement(pairs: list[dict]) -> None:
+    """Agreement per reviewer pair on the records both screened."""
+    if not pairs:
+        return
+    table = Table("reviewers", "both screened", "Cohen's kappa", "include prevalence", "PABAK", "Gwet's AC1",
+                  title="Agreement")
+    fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+    for p in pairs:
+        table.add_row(f"{p['reviewer_a']} / {p['reviewer_b']}", f"{p['n']:,}", fmt(p["kappa"]),
+                      fmt(p["include_prevalence"]), fmt(p["pabak"]), fmt(p["ac1"]))
+    console.print(table)
 
 
 @command("stop", example="prioritiser stop review --target-recall 0.95 --out certify.csv")
@@ -448,6 +462,37 @@ def check_cmd(directory: Path = typer.Argument(..., help="Project directory.")) 
         raise fail(f"{directory}: {len(problems)} integrity problems", 3)
     console.print(f"{directory}: ok ({info['records']:,} records, {info['label_events']:,} label events, "
                   f"{info['iterations']:,} iterations)", markup=False, highlight=False)
+
+
+@command("screen", example="prioritiser screen review --reviewer AB --mode dual --adjudicator CD")
+def screen_cmd(
+    directory: Path = typer.Argument(..., help="Project directory."),
+    reviewer: str = typer.Option("", "--reviewer", metavar="NAME", help="Your name as reviewer (asked on the page when not given)."),
+    port: int = typer.Option(8765, "--port", metavar="N", help="Port to serve the page on."),
+    host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS", help="Address to bind; any other than loopback needs the printed token."),
+    mode: Optional[str] = typer.Option(None, "--mode", metavar="MODE", help="Team mode, kept in the project: single, dual (two reviewers per record) or dual-share (two for a random share and every include)."),
+    share: Optional[float] = typer.Option(None, "--share", metavar="SHARE", help="Calibration share screened twice in dual-share mode (default 0.1)."),
+    adjudicator: Optional[str] = typer.Option(None, "--adjudicator", metavar="NAME", help="Reviewer who resolves conflicts (kept in the project)."),
+    question: Optional[str] = typer.Option(None, "--question", metavar="TEXT", help="Research question: its words are highlighted, and it ranks before the first include."),
+    reasons: Optional[str] = typer.Option(None, "--reasons", metavar="TEXT", help="Exclusion reasons, separated by ';' (at most 9; keys 1-9)."),
+    retrain_every: Optional[int] = typer.Option(None, "--retrain-every", metavar="N", help="Retrain in the background after every N decisions (default 10)."),
+    model: str = typer.Option("default", "--model", metavar="NAME", help="Model preset for the background ranking."),
+) -> None:
+    """Screen in the browser: one record at a time (keys i/e/m/u/?), live progress, team modes."""
+    from prioritiser.store.team import save_settings
+    from prioritiser.web.app import serve
+
+    given = {"mode": mode, "share": share, "adjudicator": adjudicator, "question": question,
+             "reasons": None if reasons is None else [r.strip() for r in reasons.split(";") if r.strip()],
+             "retrain_every": retrain_every}
+    with open_project(directory) as project:
+        save_settings(project, **{k: v for k, v in given.items() if v is not None})
+    try:
+        serve(directory, reviewer=reviewer.strip(), host=host, port=port, model=model,
+              on_ready=lambda url: console.print(f"Screening page: {url}  (Ctrl-C to stop)", markup=False, highlight=False))
+    except KeyboardInterrupt:  # the way to stop the page: every decision was saved when it was made
+        pass
+    console.print("Stopped; every decision was saved as it was made.", markup=False, highlight=False)
 
 
 def main() -> int | str | None:

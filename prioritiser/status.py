@@ -14,6 +14,7 @@ from prioritiser.batches import batch_frame, hand_out
 from prioritiser.errors import UserError
 from prioritiser.screening import screening_history, screening_state, stopping_estimates
 from prioritiser.store import Project
+from prioritiser.store import team
 
 
 def _unscreened_scores(project: Project, state) -> np.ndarray | None:
@@ -37,7 +38,8 @@ def project_status(project: Project) -> dict:
             f"the quality-control sample of model-excluded records holds {len(qa)} include(s) "
             f"(record ids {', '.join(map(str, qa[:10]))}): screening is reopened; rank and screen further"
         )
-    conflicts = project.label_conflicts()
+    settled = team.adjudicated_groups(project.con)
+    conflicts = [c for c in project.label_conflicts() if c[0] not in settled]
     if conflicts:
         warnings.append(f"{len(conflicts)} record(s) have conflicting decisions from different reviewers "
                         f"(e.g. record {conflicts[0][0]}); resolve them with a new decision")
@@ -53,6 +55,7 @@ def project_status(project: Project) -> dict:
         "conflicts": len(conflicts),
         "stop_decision": project.latest_stop_decision(),
         "warnings": warnings,
+        "team": team.team_summary(project.con),
     }
 
 

@@ -28,6 +28,7 @@ from prioritiser.errors import UserError
 from prioritiser.files import file_sha256
 from prioritiser.store import Iteration, Project, now_iso
 from prioritiser.records import EXCLUDE, INCLUDE, MAYBE
+from prioritiser.store import team
 
 MANIFEST_FORMAT = "prioritiser-audit/1"
 DEPENDENCIES = ("numpy", "scipy", "scikit-learn", "sentence-transformers", "model2vec", "torch", "pandas",
@@ -102,6 +103,7 @@ def prisma_counts(project: Project) -> dict:
             "included": by_decision[INCLUDE], "excluded_by_humans": by_decision[EXCLUDE], "maybe": by_decision[MAYBE],
             "excluded_by_model": info["groups"] - len(decisions),
         },
+        "screening": team.team_summary(project.con),
         "quality_control": {
             "rounds": len(rounds), "groups_sampled": sum(r["sampled"] for r in rounds),
             "groups_screened": sum(r["screened"] for r in rounds),

@@ -173,7 +173,25 @@ def _prisma_section(prisma: dict) -> str:
     ]
     return "<h2>PRISMA counts</h2>" + _table(["", "records", "duplicate groups"], rows, numeric={1, 2}, css="prisma") + (
         '<p class="meta">A decision on a duplicate group counts for every record in it; the right column counts '
-        "each group once.</p>")
+        "each group once.</p>") + _team_section(prisma["screening"])
+
+
+def _team_section(screening: dict) -> str:
+    """Reviewers per record, independence, exclusion reasons and agreement per reviewer pair."""
+    fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+    rows = [[f"  screened by {n} reviewer(s)", count] for n, count in screening["groups_by_number_of_reviewers"].items()]
+    rows += [["Adjudicated conflicts", screening["adjudications"]], ["Open conflicts", screening["open_conflicts"]]]
+    rows += [[f"  excluded: {reason}", count] for reason, count in screening["exclusion_reasons"].items()]
+    section = (f"<h3>Reviewers</h3><p class=meta>Mode {escape(screening['mode'])}: {escape(screening['independence_note'])}."
+               f" Reviewers: {escape(', '.join(screening['reviewers']) or 'none named')}.</p>"
+               + _table(["", "duplicate groups"], rows, numeric={1}))
+    if screening["agreement"]:
+        pairs = [[f"{p['reviewer_a']} / {p['reviewer_b']}", p["n"], fmt(p["kappa"]), fmt(p["include_prevalence"]),
+                  fmt(p["pabak"]), fmt(p["ac1"])] for p in screening["agreement"]]
+        section += "<h3>Agreement on records both screened</h3>" + _table(
+            ["reviewers", "both screened", "Cohen's kappa", "include prevalence", "PABAK", "Gwet's AC1"], pairs,
+            numeric={1, 2, 3, 4, 5})
+    return section
 
 
 def _stopping_section(stopping: dict) -> str:

@@ -65,6 +65,10 @@ class IterationQueries:
         rows = self.con.execute(f"SELECT {_ITERATION_COLUMNS}, {blobs} FROM iterations ORDER BY iteration_id")
         return [_iteration_from_row(row) for row in rows]
 
+    def latest_iteration_id(self) -> int:
+        """The newest iteration's id, 0 before the first."""
+        return self.con.execute("SELECT COALESCE(MAX(iteration_id), 0) FROM iterations").fetchone()[0]
+
     def latest_iteration(self) -> Iteration | None:
         row = self.con.execute("SELECT * FROM iterations ORDER BY iteration_id DESC LIMIT 1").fetchone()
         return None if row is None else _iteration_from_row(row)

@@ -137,6 +137,20 @@ class RecordQueries:
         ).fetchall())
         return [rows[g] for g in ids]
 
+    def record_detail(self, record_id: int) -> dict | None:
+        """One record's fields for display, with ``duplicates``: the other records in its group
+        (None when there is no such record)."""
+        keys = ["group_id", "title", "abstract", "authors", "year", "journal", "doi", "pmid", "keywords"]
+        row = self.con.execute(f"SELECT record_id, {', '.join(keys[1:])} FROM records WHERE record_id=?",
+                               (record_id,)).fetchone()
+        if row is None:
+            return None
+        record = dict(zip(keys, row))
+        (record["duplicates"],) = self.con.execute(
+            "SELECT COUNT(*) - 1 FROM records WHERE group_id=(SELECT group_id FROM records WHERE record_id=?)",
+            (record_id,)).fetchone()
+        return record
+
     def titles(self, record_ids) -> dict[int, str]:
         ids = [int(g) for g in record_ids]
         if not ids:
