@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from prioritiser.errors import UserError
 from prioritiser.files import replacing
 from prioritiser.store import Iteration, Project
 
@@ -62,6 +63,15 @@ def hand_out(
     ``iteration_id`` names an earlier one; ``stop_decision`` is a ``prioritiser stop`` verdict
     to record with it. An empty ``frame`` records no batch (the rest is still stored)."""
     from prioritiser.io import write_table
+    from prioritiser.io.writers import FORMATS
+
+    if out is not None:
+        out = Path(out)
+        if out.suffix.lower() not in FORMATS:
+            raise UserError(f"{out}: unknown output format {out.suffix or '(no extension)'}; "
+                            f"use one of {', '.join(FORMATS)}")
+        if out.is_dir():
+            raise UserError(f"{out}: is a directory; name the batch file to write")
 
     def store_and_write(tmp: Path | None) -> HandOut:
         with project.write():

@@ -22,3 +22,17 @@ def count_calls(monkeypatch):
 
     monkeypatch.setattr(CountCache, "get_or_count", spy)
     return calls
+
+
+@pytest.fixture
+def example_project(tmp_path):
+    """A project of the bundled example search with its first 20 decisions (3 includes)."""
+    from prioritiser.importing import create_project
+    from prioritiser.labels import import_labels
+    from prioritiser.package_data import data_dir
+
+    directory = tmp_path / "review"
+    project, _ = create_project(directory, [data_dir() / "example_search.ris"])
+    with project:
+        import_labels(project, data_dir() / "example_first_decisions.csv")
+    return directory

@@ -32,8 +32,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from prioritiser.importing import create_project
 from prioritiser.cli import app
+from prioritiser.importing import create_project
 from prioritiser.store import DB_NAME, Project
 
 REPO = Path(__file__).resolve().parents[1]

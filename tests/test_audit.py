@@ -13,15 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from prioritiser.audit import draw_qa_sample, qa_findings, reproduce, write_audit
+from prioritiser.batches import BATCH_COLUMNS
+from prioritiser.errors import UserError
+from prioritiser.files import file_sha256
 from prioritiser.importing import create_project
 from prioritiser.labels import import_labels
 from prioritiser.package_data import data_dir
-from prioritiser.audit import draw_qa_sample, qa_findings, reproduce, write_audit
-from prioritiser.errors import UserError
-from prioritiser.files import file_sha256
-from prioritiser.store import Project
-from prioritiser.batches import BATCH_COLUMNS
 from prioritiser.screening import rank_project
+from prioritiser.store import Project
 
 DATA = data_dir()
 XSS = "<script>alert(1)</script>"

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from prioritiser.package_data import data_dir
 from prioritiser.errors import UserError
 from prioritiser.features import extract_features, make_extractor, parse_spec
 from prioritiser.features.cache import EmbeddingCache, text_keys
+from prioritiser.package_data import data_dir
 
 DATA = data_dir()
 ACE_TRIAL = "Randomised trial of ACE inhibitors in hypertension"

@@ -3,18 +3,16 @@ the nearest-include scorer, weighted ensembles and every preset's ranking qualit
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from prioritiser.package_data import data_dir
 from prioritiser.errors import UserError
 from prioritiser.features import extract_features
 from prioritiser.learning import Ranker, preset_names
 from prioritiser.learning.balance import class_weights, undersample
 from prioritiser.learning.classifiers import NearestInclude
 from prioritiser.metrics import screening_metrics
+from prioritiser.package_data import data_dir
 from prioritiser.simulate import load_dataset
 
 EXAMPLE = data_dir() / "example.csv"

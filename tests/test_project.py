@@ -9,12 +9,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from prioritiser.importing import create_project, add_records
-from prioritiser.labels import import_labels
 from prioritiser.cli import app
 from prioritiser.errors import UserError
 from prioritiser.export import records_table
-from prioritiser.store import Project
+from prioritiser.importing import create_project, add_records
+from prioritiser.labels import import_labels
 
 runner = CliRunner()
 

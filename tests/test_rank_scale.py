@@ -4,7 +4,6 @@ tokenises only the new ones (``scripts/rank_benchmark.py`` times it at 100,000 r
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +12,6 @@ import pytest
 from prioritiser.importing import create_project, add_records
 from prioritiser.labels import import_labels
 from prioritiser.package_data import data_dir
-from prioritiser.store import Project
 from prioritiser.screening import rank_project
 
 DATA = data_dir()

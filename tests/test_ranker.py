@@ -13,22 +13,11 @@ from prioritiser.cli import app
 from prioritiser.errors import UserError
 from prioritiser.learning import Ranker, preset_names
 from prioritiser.learning.classifiers import NearestInclude
-from prioritiser.package_data import data_dir
 from prioritiser.screening import rank_project, screening_state
 from prioritiser.simulate import simulate
 from prioritiser.store import Project
 
-DATA = data_dir()
 runner = CliRunner()
-
-
-@pytest.fixture
-def project_dir(tmp_path):
-    directory = tmp_path / "review"
-    for args in (["init", str(directory), "--records", str(DATA / "example_search.ris")],
-                 ["label", str(directory), str(DATA / "example_first_decisions.csv")]):
-        assert runner.invoke(app, args).exit_code == 0
-    return directory
 
 
 # ----------------------------------------------------------------- presets and overrides
@@ -83,12 +72,12 @@ def test_a_parameter_of_another_classifier_is_left_for_it():
     ("querier=bogus", "unknown querier 'bogus'"),
     ("classifier_params.svm.Cee=5", "unknown classifier parameter 'Cee'"),
 ])
-def test_rank_refuses_a_wrong_setting_in_one_line_and_stores_nothing(project_dir, setting, message):
-    result = runner.invoke(app, ["rank", str(project_dir), "--set", setting])
+def test_rank_refuses_a_wrong_setting_in_one_line_and_stores_nothing(example_project, setting, message):
+    result = runner.invoke(app, ["rank", str(example_project), "--set", setting])
     assert result.exit_code != 0 and "Traceback" not in result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
-    with Project(project_dir) as project:
+    with Project(example_project) as project:
         assert project.iterations() == [] and project.batches() == []
 
 
@@ -122,12 +111,12 @@ def test_random_share_one_draws_the_whole_batch_at_random():
     assert len(set(batch.tolist())) == 20 and batch.min() >= 0 and np.median(batch) > 100
 
 
-def test_rank_hands_out_the_batch_simulate_chooses_from_the_same_labels(project_dir, tmp_path):
+def test_rank_hands_out_the_batch_simulate_chooses_from_the_same_labels(example_project, tmp_path):
     """With a querier and a random share, ``rank``'s batch is the first batch a simulation
     picks from the same labelled groups (as priors, in the order rank trains on them)."""
     out = tmp_path / "next.csv"
     settings = {"querier": "uncertainty", "random_share": 0.4, "seed": 11}
-    with Project(project_dir) as project:
+    with Project(example_project) as project:
         rank_project(project, batch=10, out=out, overrides=settings, progress=False)
         state = screening_state(project)
     handed = pd.read_csv(out, encoding="utf-8-sig")["record_id"].tolist()

@@ -10,9 +10,9 @@ import time
 import pytest
 
 from helpers_reliability import Child, Corpus, N_RECORDS, copy_project, one_error_line, state_of, write_labels
+from prioritiser.errors import UserError
 from prioritiser.labels import import_labels
 from prioritiser.store import connection as project_module
-from prioritiser.errors import UserError
 from prioritiser.store import DB_NAME, Project
 
 WAITING = "waiting for another prioritiser command"

@@ -24,7 +24,7 @@ from helpers_reliability import (
     REPORTS, Corpus, commit_points, kill_after_report, kill_at_statement, run, signal_after_call, state_of, stop_after,
 )
 from prioritiser.importing import create_project
-from prioritiser.store import DB_NAME, Project, remove_stale_builds
+from prioritiser.store import DB_NAME, remove_stale_builds
 
 
 @pytest.fixture(scope="module")

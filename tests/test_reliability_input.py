@@ -22,13 +22,13 @@ from hypothesis.control import currently_in_test_context
 from typer.testing import CliRunner
 
 from helpers_reliability import REPO, copy_project, scale, state_of, write_labels
-from prioritiser.importing import create_project, add_records
-from prioritiser.labels import import_labels
-from prioritiser.package_data import data_dir
 from prioritiser.cli import app
 from prioritiser.errors import UserError
 from prioritiser.export import export_records
+from prioritiser.importing import create_project, add_records
+from prioritiser.labels import import_labels
 from prioritiser.labels import LISTED_CONFLICTS
+from prioritiser.package_data import data_dir
 from prioritiser.store import Project
 
 FIXTURES = REPO / "tests" / "fixtures" / "io"

@@ -19,9 +19,8 @@ import pytest
 from helpers_reliability import (
     CLI, REPO, Child, Corpus, commit_points, signal_after_call, one_error_line, state_of, stop_after,
 )
-from prioritiser.store.connection import Connection
 from prioritiser import cli
-from prioritiser.store import Project
+from prioritiser.store.connection import Connection
 
 NOTHING_WRITTEN = "nothing was written"
 

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from prioritiser.package_data import data_dir
 from prioritiser.cli import app
-from prioritiser.store import Project
 from prioritiser.learning import Ranker
+from prioritiser.package_data import data_dir
 from prioritiser.screening import compute_ranking, rank_project, screening_state
+from prioritiser.store import Project
 
 DATA = data_dir()
 runner = CliRunner()

@@ -293,8 +293,6 @@ def test_bad_inputs_are_rejected():
 
 
 def test_screening_history_marks_decisions_before_the_first_ranking_as_priors(tmp_path):
-    from pathlib import Path
-
     import pandas as pd
     from typer.testing import CliRunner
 

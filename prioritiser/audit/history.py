@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from prioritiser.store import Project
 from prioritiser.records import INCLUDE
+from prioritiser.store import Project
 
 RANKING_COLUMNS = ["score", "rank", "iteration_id", "config_hash", "seed"]
 

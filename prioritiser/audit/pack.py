@@ -26,8 +26,8 @@ from prioritiser.audit.integrity import label_history_sha256, model_identities, 
 from prioritiser.audit.qa import draw_qa_sample, qa_findings, qa_rounds
 from prioritiser.errors import UserError
 from prioritiser.files import file_sha256
-from prioritiser.store import Iteration, Project, now_iso
 from prioritiser.records import EXCLUDE, INCLUDE, MAYBE
+from prioritiser.store import Iteration, Project, now_iso
 from prioritiser.store import team
 
 MANIFEST_FORMAT = "prioritiser-audit/1"

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prioritiser.errors import UserError
 from prioritiser.batches import batch_frame, hand_out
-from prioritiser.store import Project
+from prioritiser.errors import UserError
 from prioritiser.records import INCLUDE
+from prioritiser.store import Project
 
 
 def qa_rounds(project: Project) -> list[dict]:

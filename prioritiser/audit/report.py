@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 
 from prioritiser.audit.history import batch_yields, last_rankings, recall_curve, screened_groups
 from prioritiser.audit.qa import qa_rounds
-from prioritiser.store import Project
 from prioritiser.records import EXCLUDE, INCLUDE
+from prioritiser.store import Project
 
 TOP_EXCLUDED = 20
 
