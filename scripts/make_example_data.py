@@ -8,6 +8,7 @@ prioritiser/data/example_first_decisions.csv (a first screened batch: 3 includes
     python scripts/make_example_data.py /path/to/benchmark/datasets/Kwok_2020.csv.gz
 """
 
+import re
 import sys
 from pathlib import Path
 
@@ -15,6 +16,13 @@ import numpy as np
 import pandas as pd
 
 SEED = 20201
+#: Two-byte UTF-8 sequences that the source decoded as Latin-1 ("Â©" for "©", "Ã©" for "é").
+MOJIBAKE = re.compile("[\xc2-\xdf][\x80-\xbf]")
+
+
+def repair_mojibake(text: str) -> str:
+    """Decode the source's doubly encoded characters back to the one they stand for."""
+    return MOJIBAKE.sub(lambda m: m.group(0).encode("latin-1").decode("utf-8"), text)
 
 
 def main(source: str) -> None:
@@ -26,6 +34,8 @@ def main(source: str) -> None:
     slice_ = pd.concat([included, excluded]).sample(frac=1, random_state=SEED).reset_index(drop=True)
     slice_["record_id"] = np.arange(1, len(slice_) + 1)
     slice_ = slice_[["record_id", "title", "abstract", "label_included"]].fillna("")
+    for column in ("title", "abstract"):
+        slice_[column] = slice_[column].map(repair_mojibake)
     slice_.to_csv(data / "example.csv", index=False)
     with open(data / "example_search.ris", "w", encoding="utf-8", newline="\r\n") as ris:
         for row in slice_.itertuples():
