@@ -179,10 +179,9 @@ def rank_project(
     .xlsx or .ris) when given. ``seed`` replaces the preset's seed."""
     if batch < 1:
         raise UserError(f"--batch must be at least 1 (got {batch})")
-    overrides = dict(overrides or {})
+    ranker = Ranker.from_preset(model, **(overrides or {}))
     if seed is not None:
-        overrides["seed"] = seed
-    ranker = Ranker.from_preset(model, **overrides)
+        ranker.set_params(seed=seed)
     state = screening_state(project)
     start = time.perf_counter()
     ranking = compute_ranking(project, ranker, state=state, query=query, batch=batch, progress=progress)

@@ -123,10 +123,9 @@ def run_simulation(dataset: Path, out: Path | None, prior_record_ids: list[str],
     priors (one include and one exclude)."""
     if batch < 1:
         raise UserError(f"--batch must be at least 1 (got {batch})")
-    overrides = dict(overrides or {})
+    ranker = Ranker.from_preset(model, **(overrides or {}))
     if seed is not None:
-        overrides["seed"] = seed
-    ranker = Ranker.from_preset(model, **overrides)
+        ranker.set_params(seed=seed)
     seed = ranker.seed
     frame = load_dataset(Path(dataset))
     labels = frame["label"].to_numpy()
