@@ -44,10 +44,10 @@ def check_output(out: Path) -> None:
     from prioritiser.io.writers import FORMATS
 
     out = Path(out)
-    if out.suffix.lower() not in FORMATS:
-        raise UserError(f"{out}: unknown output format {out.suffix or '(no extension)'}; use one of {', '.join(FORMATS)}")
     if out.is_dir():
         raise UserError(f"{out}: is a folder; name a file such as {out / 'next.csv'}")
+    if out.suffix.lower() not in FORMATS:
+        raise UserError(f"{out}: unknown output format {out.suffix or '(no extension)'}; use one of {', '.join(FORMATS)}")
     parent = next((p for p in out.parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise UserError(f"{out}: {parent} is a file, not a folder")

@@ -170,9 +170,9 @@ def label_cmd(
 ) -> None:
     """Import reviewer decisions (append-only: a changed decision is a new event).
 
-    Every row is counted once: new + unchanged + changed + without a decision + matching no
-    record. Changed decisions, records decided two ways within the file (the last row counts)
-    and new conflicts between reviewers are listed. Rows matching no record are listed and
+    Every row is counted once: new + unchanged + changed + overridden by a later row of the
+    same record + without a decision + matching no record. Changed decisions, records decided
+    two ways within the file (the last row counts) and new conflicts between reviewers are listed. Rows matching no record are listed and
     the command exits with status 1 (the decisions that matched are recorded; importing the
     corrected file again adds only what is new)."""
     from prioritiser.labels import conflict_lines, import_labels, listed
@@ -182,8 +182,9 @@ def label_cmd(
     as_who = f" as adjudications by {summary.adjudicator}" if summary.adjudicator else ""
     console.print(
         f"{file}: {summary.n_rows:,} rows: {summary.n_new:,} new decisions{as_who}, {summary.n_unchanged:,} unchanged, "
-        f"{summary.n_changed:,} changed, {summary.n_undecided:,} without a decision, "
-        f"{len(summary.unknown):,} matching no record.", markup=False, highlight=False,
+        f"{summary.n_changed:,} changed, {summary.n_overridden:,} overridden by a later row, "
+        f"{summary.n_undecided:,} without a decision, "
+        f"{len(summary.unknown):,} matching no record.", markup=False, highlight=False, soft_wrap=True,
     )
     report = [(summary.changes, f"{len(summary.changes):,} decision(s) changed:", "changes"),
               (summary.contradictions, f"{len(summary.contradictions):,} record(s) decided two ways in this file:",
@@ -248,8 +249,9 @@ def rank_cmd(
     )
     print_estimates(result.estimates)
     console.print(f"Batch {result.batch_id} ({len(result.batch):,} records) written to {result.batch_file}. "
-                  f"Fill in its 'label' column (1/0, include/exclude, maybe), then run:", markup=False, highlight=False)
-    console.print(f"  prioritiser label {directory} {result.batch_file}", markup=False, highlight=False)
+                  f"Fill in its 'label' column (1/0, include/exclude, maybe), then run:", markup=False, highlight=False,
+                  soft_wrap=True)
+    console.print(f"  prioritiser label {directory} {result.batch_file}", markup=False, highlight=False, soft_wrap=True)
 
 
 def print_estimates(estimates: dict) -> None:

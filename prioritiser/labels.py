@@ -6,8 +6,8 @@ in which nothing matches is an error. A decision equal to the one the same revie
 has in force for that record adds no event, so importing a file twice changes nothing.
 
 A record one reviewer decides two ways in one file is flagged, and the file's last row for it
-is in force (rows are events in the order written, as a reviewer changing their mind down
-the sheet would write them). Reviewers who disagree are told at import, with the command
+counts (as a reviewer changing their mind down the sheet would write it); the earlier rows
+are counted as overridden, so importing the file again still changes nothing. Reviewers who disagree are told at import, with the command
 that settles it: a decision file imported with ``adjudicator`` (an adjudication event).
 """
 
@@ -29,12 +29,12 @@ LISTED_CONFLICTS = 20
 @dataclass
 class LabelImportSummary:
     """What ``label`` did with a decisions file. Every row is counted once:
-    ``n_rows = n_new + n_unchanged + n_changed + n_undecided + len(unknown)``.
+    ``n_rows = n_new + n_unchanged + n_changed + n_overridden + n_undecided + len(unknown)``.
 
+    - only the file's last row for a (record, reviewer) counts: earlier ones are overridden;
     - new: the reviewer had no decision on the record; changed: the reviewer's decision in
       force differs (each change in ``changes``); unchanged: it is the same (no event);
-    - ``contradictions``: records one reviewer decides two ways within this file; its rows
-      count in order (the first as new, the next as changed), so the last row is in force;
+    - ``contradictions``: records one reviewer decides two ways within this file;
     - ``conflicts``: groups where reviewers now disagree that did not before;
     - ``adjudicator``: the name under which every decision was recorded as an adjudication.
     """
@@ -43,6 +43,7 @@ class LabelImportSummary:
     n_new: int = 0
     n_unchanged: int = 0
     n_changed: int = 0
+    n_overridden: int = 0
     n_undecided: int = 0
     unknown: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
@@ -131,26 +132,31 @@ def import_labels(project: Project, path: str | Path, reviewer: str = "", adjudi
     with project.write():
         matcher = RecordMatcher(project)
         in_force = project.reviewer_decisions()
-        first_in_file: dict[tuple[int, str], tuple[int, str]] = {}
-        events = []
-        matched_any = False
+        matched = []
         for row in rows:
-            summary.n_rows += 1
             record_id = matcher.match(row)
             if record_id is None:
                 summary.unknown.append(describe_row(row))
-                continue
-            matched_any = True
-            if row.decision is None:
+            elif row.decision is None:
                 summary.n_undecided += 1
-                continue
-            who = adjudicator or (row.reviewer or reviewer or "").strip()
-            key = (record_id, who)
-            earlier = first_in_file.setdefault(key, (row.line, row.decision))
-            if earlier[1] != row.decision:
+            else:
+                matched.append((row, (record_id, adjudicator or (row.reviewer or reviewer or "").strip())))
+        summary.n_rows = len(rows)
+        matched_any = len(summary.unknown) < summary.n_rows
+        in_file: dict[tuple[int, str], list] = {}
+        for row, key in matched:
+            in_file.setdefault(key, []).append(row)
+        for (record_id, who), said in in_file.items():
+            if len({row.decision for row in said}) > 1:
+                lines = ", ".join(f"line {row.line} says {row.decision}" for row in said)
                 summary.contradictions.append(
-                    f"record {record_id}{_by(who)}: line {earlier[0]} says {earlier[1]}, line {row.line} says "
-                    f"{row.decision}; the last row counts")
+                    f"record {record_id}{_by(who)}: {lines}; the last row (line {said[-1].line}) counts")
+        events = []
+        for row, key in matched:
+            record_id, who = key
+            if row is not in_file[key][-1]:  # the file's last row for a (record, reviewer) counts
+                summary.n_overridden += 1
+                continue
             before = in_force.get(key)
             if before == row.decision:
                 summary.n_unchanged += 1
@@ -160,7 +166,6 @@ def import_labels(project: Project, path: str | Path, reviewer: str = "", adjudi
             else:
                 summary.n_changed += 1
                 summary.changes.append(f"{before} → {row.decision}, record {record_id}{_by(who)} (line {row.line})")
-            in_force[key] = row.decision
             events.append((record_id, row.decision, who, row.timestamp or "", f"{path.name}:{row.line}"))
         if summary.n_rows == 0:
             raise UserError(f"{path}: holds no decisions")

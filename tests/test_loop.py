@@ -1,0 +1,256 @@
+"""The reviewer's loop without surprises (issue 13): every rank hands out its batch, bad
+arguments change nothing, label says what it did with every row, reviewers' conflicts come
+with the command that settles them, rankings are explained, and the README's Python example
+runs as written."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from typer.testing import CliRunner
+
+import prioritiser
+from prioritiser.cli import app
+from prioritiser.labels import import_labels
+from prioritiser.package_data import data_dir
+from prioritiser.store import Project
+
+DATA = data_dir()
+README = Path(__file__).parents[1] / "README.md"
+runner = CliRunner()
+
+
+def invoke(*args, code: int = 0):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == code, result.output
+    return result
+
+
+@pytest.fixture
+def project_dir(tmp_path):
+    directory = tmp_path / "review"
+    invoke("init", directory, "--records", DATA / "example_search.ris")
+    invoke("label", directory, DATA / "example_first_decisions.csv")
+    return directory
+
+
+def snapshot(directory: Path):
+    """Every row of every table, and the files in the project directory."""
+    con = sqlite3.connect(directory / "project.sqlite")
+    try:
+        tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        rows = {t: con.execute(f"SELECT * FROM {t}").fetchall() for t in tables}
+    finally:
+        con.close()
+    files = sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if "cache" not in p.parts)
+    return rows, files
+
+
+def write_decisions(path: Path, rows: list[tuple]) -> Path:
+    pd.DataFrame(rows, columns=["record_id", "label", "reviewer"][: len(rows[0])]).to_csv(path, index=False)
+    return path
+
+
+# ---------------------------------------------------------------- 1. every rank hands out its batch
+def test_rank_without_out_writes_a_numbered_batch_and_names_the_next_command(project_dir):
+    first = invoke("rank", project_dir, "--batch", 5)
+    path = project_dir / "batches" / "batch-0001.csv"
+    assert path.is_file()
+    assert f"prioritiser label {project_dir} {path}" in " ".join(first.output.split())
+    batch = pd.read_csv(path, encoding="utf-8-sig")
+    assert len(batch) == 5 and batch["label"].isna().all()
+    batch["label"] = 0
+    batch.to_csv(path, index=False)
+    assert "5 new decisions" in " ".join(invoke("label", project_dir, path).output.split())
+    invoke("rank", project_dir, "--batch", 5)
+    assert (project_dir / "batches" / "batch-0002.csv").is_file()
+    with Project(project_dir) as project:
+        assert [b["batch_id"] for b in project.batches("ranked")] == [1, 2]
+
+
+# ---------------------------------------------------------------- 2. bad arguments change nothing
+@pytest.mark.parametrize("args, message", [
+    (["--out", "z.docx"], "unknown output format .docx"),
+    (["--out", "."], "is a folder"),
+    (["--batch", "0"], "--batch must be at least 1"),
+    (["--model", "nosuch"], "nosuch"),
+    (["--set", "classifier=forest"], "unknown classifier 'forest'"),
+    (["--set", "classifier"], "expected KEY=VALUE"),
+    (["--set", "classifier_params.svm.C=big"], "must be a number"),
+    (["--query", "  "], "--query is empty"),
+])
+def test_a_bad_rank_argument_leaves_the_project_unchanged(project_dir, args, message):
+    invoke("rank", project_dir, "--batch", 5)  # a project with a ranking and a batch
+    before = snapshot(project_dir)
+    result = invoke("rank", project_dir, *args, code=2)
+    assert message in " ".join(result.output.split())
+    assert snapshot(project_dir) == before
+
+
+def test_rank_without_decisions_or_question_stores_nothing(tmp_path):
+    directory = tmp_path / "fresh"
+    invoke("init", directory, "--records", DATA / "example_search.ris")
+    before = snapshot(directory)
+    assert "--query" in invoke("rank", directory, code=2).output
+    assert snapshot(directory) == before
+
+
+# ---------------------------------------------------------------- 3. label says what it did
+def test_label_counts_add_up_and_say_changes_and_contradictions(project_dir, tmp_path):
+    first = write_decisions(tmp_path / "a.csv", [(100, 1), (101, 0), (102, 1)])
+    invoke("label", project_dir, first)
+    second = write_decisions(tmp_path / "b.csv", [
+        (100, 1),          # unchanged
+        (101, 1),          # changed: exclude → include
+        (103, 1), (103, 0),  # decided two ways in this file: the last row counts (new), the first is overridden
+        (104, ""),         # without a decision
+        (99999, 1),        # matches no record
+    ])
+    result = invoke("label", project_dir, second, code=1)
+    out = " ".join(result.output.split())
+    assert "6 rows: 1 new decisions, 1 unchanged, 1 changed, 1 overridden by a later row, 1 without a decision, 1 matching no record" in out
+    assert "exclude → include, record 101" in out
+    assert "record 103: line 4 says include, line 5 says exclude; the last row (line 5) counts" in out
+    assert "1 of 6 rows match no record" in out and "the other rows were recorded" in out
+    with Project(project_dir) as project:
+        decisions = project.group_decisions()
+        assert decisions[101] == "include" and decisions[103] == "exclude"
+    again = invoke("label", project_dir, second, code=1)  # nothing new the second time
+    assert "0 new decisions, 3 unchanged, 0 changed, 1 overridden" in " ".join(again.output.split())
+
+
+def test_counts_add_up_on_the_summary(project_dir, tmp_path):
+    path = write_decisions(tmp_path / "c.csv", [(5, 1), (5, 0), (6, ""), (7, 0), (424242, 1)])
+    with Project(project_dir) as project:
+        s = import_labels(project, path)
+    assert s.n_rows == s.n_new + s.n_unchanged + s.n_changed + s.n_overridden + s.n_undecided + len(s.unknown) == 5
+    assert s.n_events == 2 and s.n_overridden == 1 and len(s.contradictions) == 1
+
+
+# ---------------------------------------------------------------- 4. reviewer conflicts and adjudication
+def test_conflicts_are_said_at_label_time_and_an_adjudicator_settles_them(project_dir, tmp_path):
+    invoke("label", project_dir, write_decisions(tmp_path / "ann.csv", [(200, 1, "ann"), (201, 0, "ann")]))
+    result = invoke("label", project_dir, write_decisions(tmp_path / "bob.csv", [(200, 0, "bob"), (201, 0, "bob")]))
+    out = " ".join(result.output.split())
+    assert "1 group(s) now have conflicting decisions" in out and "ann says include, bob says exclude" in out
+    assert f"prioritiser label {project_dir} FILE --adjudicator NAME" in out
+    settled = invoke("label", project_dir, write_decisions(tmp_path / "final.csv", [(200, 1)]), "--adjudicator", "cat")
+    assert "as adjudications by cat" in " ".join(settled.output.split())
+    with Project(project_dir) as project:
+        assert project.label_conflicts() == []
+        assert project.group_decisions()[200] == "include"
+        events = project.label_events()
+        assert events.iloc[-1]["reviewer"] == "cat" and events.iloc[-1]["batch"].startswith("adjudication ")
+    # a reviewer's later decision does not override the adjudication; it is a new conflict
+    invoke("label", project_dir, write_decisions(tmp_path / "bob2.csv", [(200, "maybe", "bob")]))
+    with Project(project_dir) as project:
+        assert project.group_decisions()[200] == "include"
+        assert [g for g, _ in project.label_conflicts()] == [200]
+
+
+# ---------------------------------------------------------------- 5. explanations
+def test_batch_rows_explain_their_rank(project_dir):
+    invoke("rank", project_dir, "--batch", 10)
+    batch = pd.read_csv(project_dir / "batches" / "batch-0001.csv", encoding="utf-8-sig")
+    for column in ("percentile", "top_terms", "similar_include_id", "similar_include_title"):
+        assert column in batch.columns
+    assert list(batch.columns)[-1] == "label"
+    with Project(project_dir) as project:
+        n = project.info()["unlabelled"]
+        includes = {g for g, d in project.group_decisions().items() if d == "include"}
+        titles = project.titles(list(includes))
+    assert np.allclose(batch["percentile"], np.round(100 * (n - batch["rank"]) / n, 1))
+    assert set(batch["similar_include_id"]) <= includes
+    assert all(titles[i] == t for i, t in zip(batch["similar_include_id"], batch["similar_include_title"]))
+    for text, terms in zip(batch["title"] + " " + batch["abstract"].fillna(""), batch["top_terms"].fillna("")):
+        named = [t.rsplit(" (", 1)[0] for t in terms.split("; ") if t]
+        assert named, "every record of the batch names terms that pushed it up"
+        words = set(re.findall(r"\w\w+", text.lower()))
+        assert all(set(term.split()) <= words for term in named)
+
+
+def test_top_terms_are_the_largest_tfidf_times_coefficient(project_dir):
+    from prioritiser.learning import Ranker
+    from prioritiser.screening import screening_state
+
+    ranker = Ranker.from_preset("fast")
+    with Project(project_dir) as project:
+        state = screening_state(project)
+    idx, y = state.training
+    X = ranker.extract(state.texts)
+    ranker.fit(X, idx, y)
+    row = int(state.unscreened[0])
+    reasons = ranker.explain(X, [row], [state.texts[row]], idx, y, n_terms=3)
+    coef = ranker.models_[0][0].coef_.ravel()
+    contributions = sp.csr_matrix(X[row]).multiply(coef).toarray().ravel()
+    expected = np.sort(contributions[contributions > 0])[::-1][:3]
+    shown = [float(t.rsplit("(", 1)[1].rstrip(")")) for t in reasons["top_terms"][0].split("; ")]
+    assert np.allclose(shown, expected, rtol=0.05)
+    similar = reasons["similar_include"][0]
+    assert similar in idx[y == 1]
+    assert np.isclose(reasons["similarity"][0], (X[row] @ X[idx[y == 1]].T).max())
+
+
+def test_export_explains_the_front_of_the_latest_ranking(project_dir, tmp_path):
+    invoke("rank", project_dir, "--batch", 5)
+    out = tmp_path / "all.csv"
+    invoke("export", project_dir, "--out", out)
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    unscreened = table[table["label"].isna()].sort_values("rank")
+    assert unscreened["percentile"].notna().all() and unscreened["percentile"].is_monotonic_decreasing
+    assert unscreened["top_terms"].notna().all() and unscreened["similar_include_id"].notna().all()
+    assert table.loc[table["label"].notna(), "percentile"].isna().all()
+    before = snapshot(project_dir)
+    assert "unknown output format" in invoke("export", project_dir, "--out", tmp_path / "all.docx", code=2).output
+    assert snapshot(project_dir) == before
+
+
+# ---------------------------------------------------------------- 7. progress
+def test_simulation_reports_progress(tmp_path):
+    from prioritiser.learning import Ranker
+    from prioritiser.simulate import load_dataset, simulate
+
+    frame = load_dataset(prioritiser.example_dataset())
+    ranker = Ranker.from_preset("fast")
+    X = ranker.extract(frame["text"].tolist())
+    seen = []
+    labels = frame["label"].to_numpy()
+    priors = [int(np.flatnonzero(labels == 1)[0]), int(np.flatnonzero(labels == 0)[0])]
+    order, _, _ = simulate(X, labels, priors, ranker, batch=25, report=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1] == (len(order), len(labels))
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+# ---------------------------------------------------------------- 15. the Python API
+def test_api_names_are_the_functions_the_commands_call():
+    import prioritiser.export
+    import prioritiser.simulate
+    import prioritiser.status
+    from prioritiser.export import export_records
+    from prioritiser.screening import rank_project
+    from prioritiser.status import decide_stop, project_status
+
+    assert prioritiser.rank is rank_project and prioritiser.export is export_records
+    assert prioritiser.status is project_status and prioritiser.stop is decide_stop
+    assert callable(prioritiser.simulate) and callable(prioritiser.audit)
+
+
+def readme_python_example() -> str:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Python API"):]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch):
+    code = readme_python_example()
+    assert len([line for line in code.splitlines() if line.strip()]) <= 12
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, str(README), "exec"), {})
+    assert (tmp_path / "api-review" / "batches" / "batch-0001.csv").is_file()
+    assert (tmp_path / "api-all.csv").is_file() and (tmp_path / "api-audit" / "manifest.json").is_file()
