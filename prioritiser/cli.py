@@ -181,7 +181,7 @@ def label_cmd(
         summary = import_labels(project, file, reviewer=reviewer, adjudicator=adjudicator)
     as_who = f" as adjudications by {summary.adjudicator}" if summary.adjudicator else ""
     console.print(
-        f"{file}: {summary.n_rows:,} rows: {summary.n_new:,} new decisions{as_who}, {summary.n_unchanged:,} unchanged, "
+        f"{file}: {summary.n_rows:,} rows: {summary.n_new:,} new decisions recorded{as_who}, {summary.n_unchanged:,} unchanged, "
         f"{summary.n_changed:,} changed, {summary.n_overridden:,} overridden by a later row, "
         f"{summary.n_undecided:,} without a decision, "
         f"{len(summary.unknown):,} matching no record.", markup=False, highlight=False, soft_wrap=True,
@@ -190,18 +190,18 @@ def label_cmd(
               (summary.contradictions, f"{len(summary.contradictions):,} record(s) decided two ways in this file:",
                "records decided two ways"),
               (summary.unknown, f"{len(summary.unknown):,} row(s) match no record:", "rows matching no record")]
-    for lines, heading, what in report:
+    for lines, heading, what in report:  # headings on stdout, the indented lists on stderr
         if lines:
-            err_console.print(heading, markup=False, highlight=False)
+            console.print(heading, markup=False, highlight=False, soft_wrap=True)
             for line in listed(lines, what):
                 err_console.print(f"  {line}", markup=False, highlight=False)
     if summary.conflicts:
-        err_console.print(f"{len(summary.conflicts):,} group(s) now have conflicting decisions from different reviewers:",
-                          markup=False, highlight=False)
+        console.print(f"{len(summary.conflicts):,} group(s) now have conflicting decisions from different reviewers "
+                      "(listed on stderr). Settle them: put the final decisions in a file (record_id,label) and run "
+                      f"'prioritiser label {directory} FILE --adjudicator NAME'.", markup=False, highlight=False,
+                      soft_wrap=True)
         for line in conflict_lines(summary.conflicts):  # the first 20; summary.conflicts holds all
             err_console.print(f"  {line}", markup=False, highlight=False)
-        err_console.print("Settle them: put the final decisions in a file (record_id,label) and run "
-                          f"'prioritiser label {directory} FILE --adjudicator NAME'.", markup=False, highlight=False)
     if summary.unknown:
         raise fail(f"{file}: {len(summary.unknown):,} of {summary.n_rows:,} rows match no record of {directory}; "
                    "the other rows were recorded", 1)

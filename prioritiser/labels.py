@@ -7,8 +7,9 @@ has in force for that record adds no event, so importing a file twice changes no
 
 A record one reviewer decides two ways in one file is flagged, and the file's last row for it
 counts (as a reviewer changing their mind down the sheet would write it); the earlier rows
-are counted as overridden, so importing the file again still changes nothing. Reviewers who disagree are told at import, with the command
-that settles it: a decision file imported with ``adjudicator`` (an adjudication event).
+are counted as overridden, so importing the file again still changes nothing. Reviewers who
+disagree are told at import, with the command that settles it: a decision file imported with
+``adjudicator`` (an adjudication event).
 """
 
 from __future__ import annotations

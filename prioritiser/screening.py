@@ -130,7 +130,8 @@ def compute_ranking(
     explanations = None
     if explain:
         start = time.perf_counter()
-        reasons = None if "query_s" in timings else ranker.explain(X, pool[chosen], [state.texts[i] for i in pool[chosen]], idx, y)
+        rows = pool[chosen]
+        reasons = None if "query_s" in timings else ranker.explain(X, rows, [state.texts[i] for i in rows], idx, y)
         explanations = explanation_frame(state, place[chosen], len(pool), reasons)
         timings["explain_s"] = time.perf_counter() - start
     return Ranking(groups[order], scores[order], groups[chosen], place[chosen], timings, explanations)

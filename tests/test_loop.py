@@ -32,14 +32,6 @@ def invoke(*args, code: int = 0):
     return result
 
 
-@pytest.fixture
-def project_dir(tmp_path):
-    directory = tmp_path / "review"
-    invoke("init", directory, "--records", DATA / "example_search.ris")
-    invoke("label", directory, DATA / "example_first_decisions.csv")
-    return directory
-
-
 def snapshot(directory: Path):
     """Every row of every table, and the files in the project directory."""
     con = sqlite3.connect(directory / "project.sqlite")
@@ -114,7 +106,7 @@ def test_label_counts_add_up_and_say_changes_and_contradictions(project_dir, tmp
     ])
     result = invoke("label", project_dir, second, code=1)
     out = " ".join(result.output.split())
-    assert "6 rows: 1 new decisions, 1 unchanged, 1 changed, 1 overridden by a later row, 1 without a decision, 1 matching no record" in out
+    assert "6 rows: 1 new decisions recorded, 1 unchanged, 1 changed, 1 overridden by a later row, 1 without a decision, 1 matching no record" in out
     assert "exclude → include, record 101" in out
     assert "record 103: line 4 says include, line 5 says exclude; the last row (line 5) counts" in out
     assert "1 of 6 rows match no record" in out and "the other rows were recorded" in out
@@ -122,7 +114,7 @@ def test_label_counts_add_up_and_say_changes_and_contradictions(project_dir, tmp
         decisions = project.group_decisions()
         assert decisions[101] == "include" and decisions[103] == "exclude"
     again = invoke("label", project_dir, second, code=1)  # nothing new the second time
-    assert "0 new decisions, 3 unchanged, 0 changed, 1 overridden" in " ".join(again.output.split())
+    assert "0 new decisions recorded, 3 unchanged, 0 changed, 1 overridden" in " ".join(again.output.split())
 
 
 def test_counts_add_up_on_the_summary(project_dir, tmp_path):
@@ -211,6 +203,14 @@ def test_export_explains_the_front_of_the_latest_ranking(project_dir, tmp_path):
     assert snapshot(project_dir) == before
 
 
+def test_the_audit_says_why_the_model_excluded_records(project_dir, tmp_path):
+    invoke("rank", project_dir, "--batch", 5)
+    invoke("audit", project_dir, "--out", tmp_path / "audit")
+    excluded = pd.read_csv(tmp_path / "audit" / "excluded_by_model.csv", encoding="utf-8-sig")
+    assert excluded["percentile"].notna().all() and excluded["percentile"].is_monotonic_decreasing
+    assert excluded["top_terms"].notna().all() and excluded["similar_include_id"].notna().all()
+
+
 # ---------------------------------------------------------------- 7. progress
 def test_simulation_reports_progress(tmp_path):
     from prioritiser.learning import Ranker
@@ -254,3 +254,27 @@ def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch):
     exec(compile(code, str(README), "exec"), {})
     assert (tmp_path / "api-review" / "batches" / "batch-0001.csv").is_file()
     assert (tmp_path / "api-all.csv").is_file() and (tmp_path / "api-audit" / "manifest.json").is_file()
+
+
+def readme_loop() -> list[list[str]]:
+    """The commands of the README's screening loop, ``$P`` and ``$D`` filled in."""
+    import shlex
+
+    text = README.read_text(encoding="utf-8")
+    block = re.search(r"```bash\n(.*?)```", text[text.index("## The screening loop"):], re.S).group(1)
+    commands = []
+    for line in block.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("$P "):
+            commands.append([a.replace("$D", str(DATA)) for a in shlex.split(line)[1:]])
+    return commands
+
+
+def test_the_readme_loop_runs_as_written(tmp_path, monkeypatch):
+    commands = readme_loop()
+    assert [c[0] for c in commands] == ["init", "label", "rank", "label", "status", "stop", "rank", "audit", "export"]
+    monkeypatch.chdir(tmp_path)
+    outputs = [invoke(*command).output for command in commands]
+    last_batch = re.search(r"prioritiser label myreview (\S+)", outputs[-3]).group(1)
+    assert (tmp_path / last_batch).is_file() and last_batch != "myreview/batches/batch-0001.csv"
+    assert (tmp_path / "all.ris").is_file() and (tmp_path / "audit" / "report.html").is_file()

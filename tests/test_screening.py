@@ -27,14 +27,6 @@ def invoke(*args: str):
     return result
 
 
-@pytest.fixture
-def project_dir(tmp_path):
-    directory = tmp_path / "review"
-    invoke("init", directory, "--records", DATA / "example_search.ris")
-    invoke("label", directory, DATA / "example_first_decisions.csv")
-    return directory
-
-
 def oracle() -> dict[int, int]:
     truth = pd.read_csv(DATA / "example.csv")
     return dict(zip(truth.record_id, truth.label_included))

@@ -28,7 +28,8 @@ MANIFEST_FORMAT = "prioritiser-audit/1"
 DEPENDENCIES = ("numpy", "scipy", "scikit-learn", "sentence-transformers", "model2vec", "torch", "pandas",
                 "matplotlib")
 EXCLUDED_COLUMNS = ["record_id", "group_id", "title", "abstract", "authors", "year", "doi", "pmid", "journal",
-                    "source_file", "score", "rank", "iteration_id", "config_hash", "seed"]
+                    "source_file", "score", "rank", "percentile", "top_terms", "similar_include_id",
+                    "similar_include_title", "iteration_id", "config_hash", "seed"]
 HISTORY_COLUMNS = ["event_id", "record_id", "group_id", "decision", "reviewer", "decided_at", "recorded_at",
                    "batch", "origin"]
 
