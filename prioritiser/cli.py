@@ -170,11 +170,9 @@ def label_cmd(
 ) -> None:
     """Import reviewer decisions (append-only: a changed decision is a new event).
 
-    Every row is counted once: new + unchanged + changed + overridden by a later row of the
-    same record + without a decision + matching no record. Changed decisions, records decided
-    two ways within the file (the last row counts) and new conflicts between reviewers are listed. Rows matching no record are listed and
-    the command exits with status 1 (the decisions that matched are recorded; importing the
-    corrected file again adds only what is new)."""
+    Every row is counted once: new + unchanged + changed + overridden by a later row of the same record + without a decision + matching no record. Changed decisions, records decided two ways within the file (the last row counts) and new conflicts between reviewers are listed.
+
+    Rows matching no record are listed and the command exits with status 1: the decisions that matched are recorded, and importing the corrected file again adds only what is new."""
     from prioritiser.labels import conflict_lines, import_labels, listed
 
     with open_project(directory) as project:

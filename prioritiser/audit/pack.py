@@ -55,7 +55,7 @@ def excluded_by_model(project: Project) -> pd.DataFrame:
     holds it, e.g. records added after the last ``rank``). Sorted by rank, then record id."""
     from prioritiser.export import records_table
 
-    table = records_table(project)
+    table = records_table(project, progress=True)  # a spinner while the model is refitted, on a terminal
     table = table[table["label"].eq("")].drop(columns=["label", "score", "rank"])
     ranked = last_rankings(project, table["group_id"].unique())
     table = table.join(ranked, on="group_id")
