@@ -212,6 +212,39 @@ def test_the_audit_says_why_the_model_excluded_records(project_dir, tmp_path):
 
 
 # ---------------------------------------------------------------- 7. progress
+def stderr_on_a_terminal(*args) -> str:
+    """What ``prioritiser ARGS`` writes to stderr when stderr is a terminal (a pseudo-terminal)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    child = subprocess.Popen([sys.executable, "-m", "prioritiser.cli", *map(str, args)],
+                             stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    written = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        written += chunk
+    os.close(master)
+    assert child.wait() == 0
+    return written.decode("utf-8", errors="replace")
+
+
+def test_rank_and_export_show_their_steps_on_a_terminal(project_dir, tmp_path):
+    shown = stderr_on_a_terminal("rank", project_dir, "--batch", 5)
+    for step in ("Reading the project", "Extracting features (tfidf) of 500 records",
+                 "Fitting on 20 decisions and scoring 480 records", "Estimating recall"):
+        assert step in shown
+    assert "Refitting iteration 1's model" in stderr_on_a_terminal("export", project_dir, "--out", tmp_path / "a.csv")
+
+
 def test_simulation_reports_progress(tmp_path):
     from prioritiser.learning import Ranker
     from prioritiser.simulate import load_dataset, simulate
