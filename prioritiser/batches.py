@@ -10,6 +10,8 @@ nor a file at ``out`` for a batch that was not recorded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,13 +38,34 @@ def batch_frame(project: Project, group_ids, scores=None, ranks=None) -> pd.Data
     return frame[BATCH_COLUMNS]
 
 
+def check_output(out: Path) -> None:
+    """A one-line :class:`UserError` unless a batch can be written to ``out`` (a known format,
+    not a folder): checked before anything is stored."""
+    from prioritiser.io.writers import FORMATS
+
+    out = Path(out)
+    if out.is_dir():
+        raise UserError(f"{out}: is a folder; name a file such as {out / 'next.csv'}")
+    if out.suffix.lower() not in FORMATS:
+        raise UserError(f"{out}: unknown output format {out.suffix or '(no extension)'}; use one of {', '.join(FORMATS)}")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise UserError(f"{out}: {parent} is a file, not a folder")
+
+
+def default_batch_file(project: Project, batch_id: int) -> Path:
+    """Where a batch goes when no file is named: ``DIR/batches/batch-0007.csv`` (by batch id)."""
+    return project.path / "batches" / f"batch-{batch_id:04d}.csv"
+
+
 @dataclass
 class HandOut:
-    """What :func:`hand_out` stored and wrote."""
+    """What :func:`hand_out` stored and wrote (``path``: the batch file, None when none was written)."""
 
     batch_id: int | None
     iteration_id: int | None
     frame: pd.DataFrame
+    path: Path | None = None
 
 
 def hand_out(
@@ -50,7 +73,7 @@ def hand_out(
     kind: str,
     frame: pd.DataFrame,
     seed: int,
-    out: Path | None = None,
+    out: Path | Callable[[int], Path] | None = None,
     *,
     iteration: Iteration | None = None,
     iteration_id: int | None = None,
@@ -59,9 +82,11 @@ def hand_out(
     """Record the batch ``frame`` (rows of :func:`batch_frame`) of ``kind`` (``ranked``,
     ``random`` or ``qa``) and write it to ``out`` when given, in one transaction.
 
-    ``iteration`` is a new ranking to store with it (the batch then belongs to it);
-    ``iteration_id`` names an earlier one; ``stop_decision`` is a ``prioritiser stop`` verdict
-    to record with it. An empty ``frame`` records no batch (the rest is still stored)."""
+    ``out`` is a path, or a function of the new batch's id giving one (such as
+    :func:`default_batch_file`). ``iteration`` is a new ranking to store with it (the batch
+    then belongs to it); ``iteration_id`` names an earlier one; ``stop_decision`` is a
+    ``prioritiser stop`` verdict to record with it. An empty ``frame`` records no batch (the
+    rest is still stored)."""
     from prioritiser.io import write_table
     from prioritiser.io.writers import FORMATS
 
@@ -73,20 +98,16 @@ def hand_out(
         if out.is_dir():
             raise UserError(f"{out}: is a directory; name the batch file to write")
 
-    def store_and_write(tmp: Path | None) -> HandOut:
+    with ExitStack() as renames:  # each file is renamed into place once the transaction has committed
         with project.write():
             it_id = project.add_iteration(iteration) if iteration is not None else iteration_id
-            batch_id = None
+            batch_id = path = None
             if len(frame):
                 batch_id = project.add_batch(kind, frame["record_id"].to_numpy(dtype=np.int64), seed=seed,
                                              iteration_id=it_id)
             if stop_decision is not None:
                 project.add_stop_decision(stop_decision)
-            if tmp is not None:
-                write_table(frame, tmp)
-        return HandOut(batch_id, it_id, frame)
-
-    if out is None:
-        return store_and_write(None)
-    with replacing(out) as tmp:
-        return store_and_write(tmp)
+            if out is not None and (batch_id is not None or not callable(out)):
+                path = Path(out(batch_id) if callable(out) else out)
+                write_table(frame, renames.enter_context(replacing(path)))
+    return HandOut(batch_id, it_id, frame, path)

@@ -195,24 +195,44 @@ def label_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),
     file: Path = typer.Argument(..., help="Decisions: CSV/TSV/XLSX with a label column (1/0, yes/no, include/exclude, true/false, maybe) or RIS."),
     reviewer: str = typer.Option("", "--reviewer", metavar="NAME", help="Reviewer name for rows without a reviewer column."),
+    adjudicator: str = typer.Option("", "--adjudicator", metavar="NAME", help="Record every decision of FILE as this adjudicator's: it settles reviewers' conflicting decisions and stays in force until a later adjudication."),
     sheet: Optional[str] = typer.Option(None, "--sheet", metavar="NAME", help="Worksheet holding the decisions in an XLSX file (default: the first)."),
 ) -> None:
-    """Import reviewer decisions (append-only: a changed decision is a new event)."""
-    from prioritiser.labels import conflict_lines, import_labels
+    """Import reviewer decisions (append-only: a changed decision is a new event).
+
+    Every row is counted once: new + unchanged + changed + overridden by a later row of the same record + without a decision + matching no record. Changed decisions, records decided two ways within the file (the last row counts) and new conflicts between reviewers are listed.
+
+    Rows matching no record are listed and the command exits with status 1: the decisions that matched are recorded, and importing the corrected file again adds only what is new."""
+    from prioritiser.labels import conflict_lines, import_labels, listed
 
     with open_project(directory) as project:
-        summary = import_labels(project, file, reviewer=reviewer, sheet=sheet)
-        console.print(
-            f"{file}: {summary.n_rows:,} rows, {summary.n_events:,} new decisions recorded, "
-            f"{summary.n_undecided:,} rows without a decision, {len(summary.unknown):,} rows matching no record.",
-            markup=False, highlight=False,
-        )
-        for line in summary.unknown[:50]:
-            err_console.print(f"  no such record: {line}", markup=False, highlight=False)
-        if len(summary.unknown) > 50:
-            err_console.print(f"  … and {len(summary.unknown) - 50:,} more", markup=False, highlight=False)
+        summary = import_labels(project, file, reviewer=reviewer, adjudicator=adjudicator, sheet=sheet)
+    as_who = f" as adjudications by {summary.adjudicator}" if summary.adjudicator else ""
+    console.print(
+        f"{file}: {summary.n_rows:,} rows: {summary.n_new:,} new decisions recorded{as_who}, {summary.n_unchanged:,} unchanged, "
+        f"{summary.n_changed:,} changed, {summary.n_overridden:,} overridden by a later row, "
+        f"{summary.n_undecided:,} without a decision, "
+        f"{len(summary.unknown):,} matching no record.", markup=False, highlight=False, soft_wrap=True,
+    )
+    report = [(summary.changes, f"{len(summary.changes):,} decision(s) changed:", "changes"),
+              (summary.contradictions, f"{len(summary.contradictions):,} record(s) decided two ways in this file:",
+               "records decided two ways"),
+              (summary.unknown, f"{len(summary.unknown):,} row(s) match no record:", "rows matching no record")]
+    for lines, heading, what in report:  # headings on stdout, the indented lists on stderr
+        if lines:
+            console.print(heading, markup=False, highlight=False, soft_wrap=True)
+            for line in listed(lines, what):
+                err_console.print(f"  {line}", markup=False, highlight=False)
+    if summary.conflicts:
+        console.print(f"{len(summary.conflicts):,} group(s) now have conflicting decisions from different reviewers "
+                      "(listed on stderr). Settle them: put the final decisions in a file (record_id,label) and run "
+                      f"'prioritiser label {directory} FILE --adjudicator NAME'.", markup=False, highlight=False,
+                      soft_wrap=True)
         for line in conflict_lines(summary.conflicts):  # the first 20; summary.conflicts holds all
             err_console.print(f"  {line}", markup=False, highlight=False)
+    if summary.unknown:
+        raise fail(f"{file}: {len(summary.unknown):,} of {summary.n_rows:,} rows match no record of {directory}; "
+                   "the other rows were recorded", 1)
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -233,17 +253,22 @@ def parse_overrides(pairs: list[str]) -> dict:
 def rank_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),
     batch: int = typer.Option(50, "--batch", "-b", metavar="N", help="Number of records in the next batch."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE", help="Write the next batch here (.csv, .tsv, .xlsx or .ris); its empty 'label' column goes back to 'prioritiser label'."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE", help="Write the next batch here (.csv, .tsv, .xlsx or .ris) instead of DIR/batches/batch-NNNN.csv; its empty 'label' column goes back to 'prioritiser label'."),
     model: str = typer.Option("default", "--model", "-m", metavar="NAME", help="Preset name (default, fast, minilm) or path to a preset TOML file."),
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a preset option, KEY=VALUE (repeatable), e.g. --set classifier=svm."),
     query: Optional[str] = typer.Option(None, "--query", "-q", metavar="TEXT", help="Research question: ranks by similarity to it while no include/exclude pair exists yet."),
     seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Random seed (default: the preset's)."),
 ) -> None:
-    """Retrain on the latest decisions, rank every unscreened record and write the next batch."""
+    """Retrain on the latest decisions, rank every unscreened record and hand out the next batch.
+
+    The batch file (DIR/batches/batch-NNNN.csv unless --out names one) says why each record
+    ranks where it does: its percentile among the unscreened records, the terms that pushed it
+    up and its most similar include. Every argument is checked before anything is stored."""
     from prioritiser.screening import rank_project
 
+    overrides = parse_overrides(set_)
     with open_project(directory) as project:
-        result = rank_project(project, model=model, overrides=parse_overrides(set_), batch=batch, out=out,
+        result = rank_project(project, model=model, overrides=overrides, batch=batch, out=out,
                               query=query, seed=seed, progress=err_console.is_terminal)
     how = "similarity to the research question" if result.used_query else f"model '{model}'"
     console.print(
@@ -251,9 +276,10 @@ def rank_cmd(
         f"in {result.timings['total_s']:.1f} s.", markup=False, highlight=False,
     )
     print_estimates(result.estimates)
-    if out is not None:
-        console.print(f"Next batch of {len(result.batch):,} records written to {out}; fill in its 'label' column "
-                      f"and run: prioritiser label {directory} {out}", markup=False, highlight=False)
+    console.print(f"Batch {result.batch_id} ({len(result.batch):,} records) written to {result.batch_file}. "
+                  f"Fill in its 'label' column (1/0, include/exclude, maybe), then run:", markup=False, highlight=False,
+                  soft_wrap=True)
+    console.print(f"  prioritiser label {directory} {result.batch_file}", markup=False, highlight=False, soft_wrap=True)
 
 
 def print_estimates(estimates: dict) -> None:
@@ -425,11 +451,12 @@ def export_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),
     out: Path = typer.Option(..., "--out", "-o", metavar="FILE", help="Output file: .csv, .tsv, .xlsx or .ris."),
 ) -> None:
-    """Export every record with its decision, latest score and rank."""
+    """Export every record with its decision, latest score, rank and percentile, and for the
+    front of the latest ranking the terms that pushed each record up and its most similar include."""
     from prioritiser.export import export_records
 
     with open_project(directory) as project:
-        n = export_records(project, out)
+        n = export_records(project, out, progress=err_console.is_terminal)
     console.print(f"Wrote {n:,} records to {out}", markup=False, highlight=False)
 
 

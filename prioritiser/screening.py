@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prioritiser.batches import batch_frame, hand_out
+from prioritiser.batches import batch_frame, check_output, default_batch_file, hand_out
 from prioritiser.errors import UserError
 from prioritiser.learning import Ranker
+from prioritiser.learning.explain import percentiles
+from prioritiser.progress import step
 from prioritiser.records import EXCLUDE, INCLUDE
 from prioritiser.store import Iteration, Project, config_hash, now_iso
 
@@ -61,13 +63,15 @@ def screening_state(project: Project, up_to_event: int | None = None) -> Screeni
 class Ranking:
     """The unscreened groups highest score first (ties by group id), their scores, the groups
     of the next batch in the order to screen them with their 1-based places in the ranking,
-    and timings in seconds."""
+    timings in seconds, and (when asked for) why each group of the batch ranks where it does
+    (:func:`explanation_frame`)."""
 
     group_ids: np.ndarray
     scores: np.ndarray
     batch: np.ndarray
     batch_ranks: np.ndarray
     timings: dict
+    explanations: pd.DataFrame | None = None
 
     @property
     def used_query(self) -> bool:
@@ -82,9 +86,11 @@ def compute_ranking(
     query: str | None = None,
     batch: int = 0,
     progress: bool = True,
+    explain: bool = False,
 ) -> Ranking:
     """Rank the unscreened groups with ``ranker`` and choose the next ``batch`` of them with its
-    querier, as a simulation from the same labels would.
+    querier, as a simulation from the same labels would; with ``explain``, say why each group
+    of the batch ranks where it does.
 
     Before any include/exclude pair exists, ``query`` (a research question) ranks by
     similarity to it, and the batch is the most similar groups.
@@ -97,14 +103,17 @@ def compute_ranking(
     idx, y = state.training
     start = time.perf_counter()
     if y.sum() >= 1 and (y == 0).sum() >= 1:
-        X = ranker.extract(state.texts, cache_dir=project.path / "cache", progress=progress)
+        with step(f"Extracting features ({ranker.features}) of {len(state.texts):,} records", progress):
+            X = ranker.extract(state.texts, cache_dir=project.path / "cache", progress=progress)
         timings["features_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        rows, scores = ranker.fit(X, idx, y).rank(X, pool, batch)
+        with step(f"Fitting on {len(y):,} decisions and scoring {len(pool):,} records", progress):
+            rows, scores = ranker.fit(X, idx, y).rank(X, pool, batch)
         chosen = np.searchsorted(pool, rows)  # positions into the pool (which is sorted)
         timings["model_s"] = time.perf_counter() - start
     elif query:
-        scores = np.asarray(ranker.similarity_scores(query, [state.texts[i] for i in pool]), dtype=np.float64)
+        with step(f"Ranking {len(pool):,} records by similarity to the question", progress):
+            scores = np.asarray(ranker.similarity_scores(query, [state.texts[i] for i in pool]), dtype=np.float64)
         timings["query_s"] = time.perf_counter() - start
     else:
         raise UserError(
@@ -118,7 +127,37 @@ def compute_ranking(
         chosen = order[:batch]  # the most similar to the question
     place = np.empty(len(order), dtype=np.int64)
     place[order] = np.arange(1, len(order) + 1)
-    return Ranking(groups[order], scores[order], groups[chosen], place[chosen], timings)
+    explanations = None
+    if explain:
+        start = time.perf_counter()
+        rows = pool[chosen]
+        reasons = None if "query_s" in timings else ranker.explain(X, rows, [state.texts[i] for i in rows], idx, y)
+        explanations = explanation_frame(state, place[chosen], len(pool), reasons)
+        timings["explain_s"] = time.perf_counter() - start
+    return Ranking(groups[order], scores[order], groups[chosen], place[chosen], timings, explanations)
+
+
+#: Columns :func:`explanation_frame` adds to a batch file or export (see :mod:`prioritiser.learning.explain`).
+EXPLANATION_COLUMNS = ["percentile", "top_terms", "similar_include_id", "similar_include_title"]
+
+
+def explanation_frame(state: ScreeningState | None, ranks, n_ranked: int, reasons: dict | None) -> pd.DataFrame:
+    """Rows (one per ranked group, in the order of ``ranks``) of :data:`EXPLANATION_COLUMNS`:
+    the percentile of each group among the ``n_ranked`` unscreened groups, and from
+    ``reasons`` (:meth:`Ranker.explain` on ``state``'s texts; None for a query ranking: no
+    model to explain) the terms that pushed it up and the most similar include (its group id
+    and title)."""
+    frame = pd.DataFrame({"percentile": percentiles(ranks, n_ranked)})
+    if reasons is None:
+        frame["top_terms"] = ""
+        frame["similar_include_id"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+        frame["similar_include_title"] = ""
+        return frame
+    similar = reasons["similar_include"]
+    frame["top_terms"] = reasons["top_terms"]
+    frame["similar_include_id"] = pd.array(state.group_ids[similar], dtype="Int64")
+    frame["similar_include_title"] = [state.texts[i].partition("\n")[0] for i in similar]
+    return frame
 
 
 def screening_history(project: Project, state: ScreeningState, scores: np.ndarray | None = None):
@@ -154,6 +193,9 @@ def stopping_estimates(project: Project, state: ScreeningState, scores: np.ndarr
 
 @dataclass
 class RankResult:
+    """What :func:`rank_project` stored and handed out: the iteration, the batch (its id, its
+    rows as written, the file it was written to)."""
+
     iteration_id: int
     config: dict
     n_ranked: int
@@ -161,6 +203,8 @@ class RankResult:
     estimates: dict
     timings: dict
     used_query: bool
+    batch_id: int | None = None
+    batch_file: Path | None = None
 
 
 def rank_project(
@@ -176,28 +220,86 @@ def rank_project(
     """Retrain on the decisions in force, rank every unscreened group, choose the next
     ``batch`` with the preset's querier, and store the iteration (configuration, counts,
     timings, full ranking, recall estimates) with that batch, written to ``out`` (.csv, .tsv,
-    .xlsx or .ris) when given. ``seed`` replaces the preset's seed."""
+    .xlsx or .ris), by default to ``DIR/batches/batch-NNNN.csv`` (NNNN: the batch id). Each
+    row says why it ranks there (:data:`EXPLANATION_COLUMNS`). ``seed`` replaces the preset's
+    seed.
+
+    Every argument is checked before anything is computed or stored: a wrong one is a
+    one-line :class:`UserError` and leaves the project as it was."""
     if batch < 1:
         raise UserError(f"--batch must be at least 1 (got {batch})")
+    if out is not None:
+        check_output(out)
+    if query is not None and not query.strip():
+        raise UserError("--query is empty: give the research question, e.g. --query \"virus metagenomics in pigs\"")
     ranker = Ranker.from_preset(model, **(overrides or {}))
     if seed is not None:
         ranker.set_params(seed=seed)
-    state = screening_state(project)
+    with step("Reading the project", progress):
+        state = screening_state(project)
     start = time.perf_counter()
-    ranking = compute_ranking(project, ranker, state=state, query=query, batch=batch, progress=progress)
+    ranking = compute_ranking(project, ranker, state=state, query=query, batch=batch, progress=progress, explain=True)
     config = ranker.get_params()
     if ranking.used_query:
         config["query"] = query
     timings = ranking.timings
-    estimates = stopping_estimates(project, state, None if ranking.used_query else ranking.scores)
+    with step("Estimating recall", progress):
+        estimates = stopping_estimates(project, state, None if ranking.used_query else ranking.scores)
     timings["total_s"] = time.perf_counter() - start
     _, y = state.training
     frame = batch_frame(project, ranking.batch, ranking.scores[ranking.batch_ranks - 1], ranking.batch_ranks)
-    handed = hand_out(project, "ranked", frame, seed=ranker.seed, out=out, iteration=Iteration(
+    frame = with_explanations(frame, ranking.explanations)
+    handed = hand_out(project, "ranked", frame, seed=ranker.seed,
+                      out=out if out is not None else lambda batch_id: default_batch_file(project, batch_id),
+                      iteration=Iteration(
         iteration_id=0, created_at=now_iso(), kind="query" if ranking.used_query else "rank", config=config,
         config_hash=config_hash(config), seed=ranker.seed, last_event_id=state.last_event_id,
         n_labelled=len(state.decisions), n_included=int(y.sum()), n_excluded=int((y == 0).sum()),
         timings=timings, estimates=estimates, group_ids=ranking.group_ids, scores=ranking.scores,
     ))
     return RankResult(handed.iteration_id, config, len(ranking.group_ids), frame, estimates, timings,
-                      ranking.used_query)
+                      ranking.used_query, handed.batch_id, handed.path)
+
+
+def with_explanations(frame: pd.DataFrame, explanations: pd.DataFrame | None) -> pd.DataFrame:
+    """``frame`` (rows of a batch file) with :data:`EXPLANATION_COLUMNS` before its ``label`` column."""
+    if explanations is None or frame.empty:
+        return frame
+    columns = [c for c in frame.columns if c != "label"]
+    explained = pd.concat([frame[columns].reset_index(drop=True), explanations.reset_index(drop=True)], axis=1)
+    explained["label"] = frame["label"].to_numpy()
+    return explained
+
+
+#: How many groups from the front of a ranking :func:`explain_iteration` explains with terms
+#: and the most similar include (each costs a re-analysis of its text); every ranked group
+#: gets its percentile. The front is where a wrongly labelled include shows first.
+EXPLAINED_GROUPS = 1000
+
+
+def explain_iteration(project: Project, iteration: Iteration, limit: int = EXPLAINED_GROUPS,
+                      progress: bool = True) -> pd.DataFrame:
+    """:data:`EXPLANATION_COLUMNS` for every group ``iteration`` ranked (index: group id): its
+    percentile, and for the first ``limit`` groups the terms and most similar include of the
+    iteration's model, refitted from its stored configuration and the decisions it was fitted
+    on (a query ranking has no model: percentiles only)."""
+    n = len(iteration.group_ids)
+    frame = explanation_frame(None, np.arange(1, n + 1), n, None)
+    frame.index = pd.Index(iteration.group_ids, name="group_id")
+    if iteration.kind == "query" or n == 0:
+        return frame
+    ranker = Ranker.from_config(iteration.config)
+    state = screening_state(project, iteration.last_event_id)
+    idx, y = state.training
+    with step(f"Refitting iteration {iteration.iteration_id}'s model to explain its ranking", progress):
+        X = ranker.extract(state.texts, cache_dir=project.path / "cache", progress=progress)
+        ranker.fit(X, idx, y)
+    front = iteration.group_ids[:limit]
+    rows = pd.Index(state.group_ids).get_indexer(front)
+    kept = rows >= 0  # a group merged into another since the iteration is left unexplained
+    with step(f"Explaining the top {len(front):,} records", progress):
+        reasons = ranker.explain(X, rows[kept], [state.texts[i] for i in rows[kept]], idx, y)
+        explained = explanation_frame(state, np.flatnonzero(kept) + 1, n, reasons)
+    explained.index = pd.Index(front[kept], name="group_id")
+    frame.loc[explained.index, EXPLANATION_COLUMNS[1:]] = explained[EXPLANATION_COLUMNS[1:]]
+    return frame

@@ -21,6 +21,7 @@ from prioritiser.errors import UserError
 from prioritiser.learning import Ranker
 from prioritiser.metrics import found_curve, screening_metrics
 from prioritiser.package_data import data_dir
+from prioritiser.progress import progress_bar
 
 
 def example_dataset() -> Path:
@@ -69,14 +70,14 @@ def default_priors(labels: np.ndarray, seed: int) -> list[int]:
 
 
 def simulate(X, labels: np.ndarray, priors: list[int], ranker: Ranker, batch: int = 1, screen_all: bool = False,
-             stopping=None) -> tuple[list[int], int, list]:
+             stopping=None, report=None) -> tuple[list[int], int, list]:
     """Screen in model order from ``priors`` (positions) until every include is found.
 
     ``stopping``, when given, is a :class:`~prioritiser.stopping.simulation.StoppingMonitor`:
     it observes each step (labels screened so far in order, the oracle labels and latest
     scores of the unscreened rows) and the simulation runs until its ``done`` (every rule has
     said stop) or nothing is left. Returns the order (positions), the number of model fits
-    and the monitor's checkpoints.
+    and the monitor's checkpoints. ``report(screened, total)`` is called after each batch.
     """
     n = len(labels)
     retrain_every = float(ranker.retrain_every)
@@ -111,10 +112,12 @@ def simulate(X, labels: np.ndarray, priors: list[int], ranker: Ranker, batch: in
         found += int(labels[picked].sum())
         if stopping is not None:
             stopping.observe(labels[order], labels[~screened], scores[~screened])
+        if report is not None:
+            report(len(order), n)
     return order, n_fits, getattr(stopping, "checkpoints", [])
 
 
-def run_simulation(dataset: Path, out: Path | None, prior_record_ids: list[str], seed: int | None = None,
+def run_simulation(dataset: Path, out: Path | None = None, prior_record_ids: list[str] = (), seed: int | None = None,
                    model: str = "default", overrides: dict | None = None, batch: int = 1, screen_all: bool = False,
                    stopping: bool = False, progress: bool = True, cache_dir: Path | None = None) -> SimulationResult:
     """Load ``dataset``, simulate, and write order.csv, metrics.json and recall.png to ``out``.
@@ -144,7 +147,8 @@ def run_simulation(dataset: Path, out: Path | None, prior_record_ids: list[str],
         from prioritiser.stopping.simulation import StoppingMonitor
 
         rules = StoppingMonitor(n_total=len(labels), n_prior=len(priors))
-    order, n_fits, checkpoints = simulate(X, labels, priors, ranker, batch, screen_all, rules)
+    with progress_bar("Simulating screening (records screened)", progress) as report:
+        order, n_fits, checkpoints = simulate(X, labels, priors, ranker, batch, screen_all, rules, report)
     seconds = time.perf_counter() - start
     result = SimulationResult(
         order=frame["record_id"].iloc[order].tolist(), labels=labels[order], n_records=len(labels),

@@ -36,3 +36,4 @@ def example_project(tmp_path):
     with project:
         import_labels(project, data_dir() / "example_first_decisions.csv")
     return directory
+

@@ -350,6 +350,7 @@ def test_many_conflicts_are_listed_up_to_a_limit(tmp_path, base):
     listed = [line for line in result.stderr.splitlines() if line.startswith("  conflicting decisions: group ")]
     assert len(listed) == LISTED_CONFLICTS == 20
     assert result.stderr.splitlines()[-1].startswith(f"  … and {45 - LISTED_CONFLICTS} more groups with conflicting")
+    assert f"'prioritiser label {through_cli} FILE --adjudicator NAME'." in result.stdout
     with Project(through_api) as project:
         summary = import_labels(project, bob)
     assert len(summary.conflicts) == 45 and all("ann says include, bob says exclude" in c for c in summary.conflicts)

@@ -27,14 +27,6 @@ def invoke(*args: str):
     return result
 
 
-@pytest.fixture
-def project_dir(tmp_path):
-    directory = tmp_path / "review"
-    invoke("init", directory, "--records", DATA / "example_search.ris")
-    invoke("label", directory, DATA / "example_first_decisions.csv")
-    return directory
-
-
 def oracle() -> dict[int, int]:
     truth = pd.read_csv(DATA / "example.csv")
     return dict(zip(truth.record_id, truth.label_included))
@@ -49,9 +41,9 @@ def fill_batch(batch_file: Path) -> int:
     return int(batch.label.sum())
 
 
-def test_loop_ranks_includes_first_and_records_iterations(project_dir, tmp_path):
+def test_loop_ranks_includes_first_and_records_iterations(example_project, tmp_path):
     batch_file = tmp_path / "next.csv"
-    result = invoke("rank", project_dir, "--batch", 40, "--out", batch_file)
+    result = invoke("rank", example_project, "--batch", 40, "--out", batch_file)
     assert "Iteration 1" in result.output
     batch = pd.read_csv(batch_file, encoding="utf-8-sig")
     assert list(batch.columns)[:8] == ["record_id", "title", "abstract", "authors", "year", "doi", "score", "rank"]
@@ -60,9 +52,9 @@ def test_loop_ranks_includes_first_and_records_iterations(project_dir, tmp_path)
     found = fill_batch(batch_file)
     # 37 includes remain among 480 unscreened records: random screening would find ~3 in 40.
     assert found >= 10
-    invoke("label", project_dir, batch_file)
-    invoke("rank", project_dir, "--batch", 40, "--out", batch_file)
-    with Project(project_dir) as project:
+    invoke("label", example_project, batch_file)
+    invoke("rank", example_project, "--batch", 40, "--out", batch_file)
+    with Project(example_project) as project:
         iterations = project.iterations()
         assert [it.n_labelled for it in iterations] == [20, 60]
         assert iterations[1].n_included == 3 + found
@@ -73,8 +65,8 @@ def test_loop_ranks_includes_first_and_records_iterations(project_dir, tmp_path)
         assert 0 <= est["recall_lower_95"] <= est["estimated_recall"] <= 1
 
 
-def test_same_labels_config_and_seed_give_identical_ranking(project_dir):
-    with Project(project_dir) as project:
+def test_same_labels_config_and_seed_give_identical_ranking(example_project):
+    with Project(example_project) as project:
         first = rank_project(project, batch=10, seed=7)
         second = rank_project(project, batch=10, seed=7)
         a, b = project.iteration(first.iteration_id), project.iteration(second.iteration_id)
@@ -98,19 +90,19 @@ def test_query_ranks_before_any_include(tmp_path):
     assert sum(truth[r] for r in batch.record_id) >= 8
 
 
-def test_status_and_stop(project_dir, tmp_path):
-    invoke("rank", project_dir, "--batch", 20, "--out", tmp_path / "next.csv")
-    result = invoke("status", project_dir, "--json")
+def test_status_and_stop(example_project, tmp_path):
+    invoke("rank", example_project, "--batch", 20, "--out", tmp_path / "next.csv")
+    result = invoke("status", example_project, "--json")
     status = json.loads(result.output)
     assert status["counts"]["records"] == 500
     rules = {r["rule"] for r in status["estimates"]["rules"]}
     assert len(rules) >= 4 and sum(r["default"] for r in status["estimates"]["rules"]) == 1
     sample = tmp_path / "certify.csv"
-    result = invoke("stop", project_dir, "--target-recall", 0.95, "--confidence", 0.95, "--out", sample)
+    result = invoke("stop", example_project, "--target-recall", 0.95, "--confidence", 0.95, "--out", sample)
     assert "CONTINUE" in result.output
     drawn = pd.read_csv(sample, encoding="utf-8-sig")
     assert len(drawn) > 0 and drawn.record_id.is_unique
-    with Project(project_dir) as project:
+    with Project(example_project) as project:
         screened = set(project.group_decisions())
         assert not screened & set(drawn.record_id)
         assert project.latest_stop_decision()["stop"] is False

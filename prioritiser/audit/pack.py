@@ -34,7 +34,8 @@ MANIFEST_FORMAT = "prioritiser-audit/1"
 DEPENDENCIES = ("numpy", "scipy", "scikit-learn", "sentence-transformers", "model2vec", "torch", "pandas",
                 "matplotlib")
 EXCLUDED_COLUMNS = ["record_id", "group_id", "title", "abstract", "authors", "year", "doi", "pmid", "journal",
-                    "source_file", "score", "rank", "iteration_id", "config_hash", "seed"]
+                    "source_file", "score", "rank", "percentile", "top_terms", "similar_include_id",
+                    "similar_include_title", "iteration_id", "config_hash", "seed"]
 HISTORY_COLUMNS = ["event_id", "record_id", "group_id", "decision", "reviewer", "decided_at", "recorded_at",
                    "batch", "origin"]
 
@@ -60,7 +61,7 @@ def excluded_by_model(project: Project) -> pd.DataFrame:
     holds it, e.g. records added after the last ``rank``). Sorted by rank, then record id."""
     from prioritiser.export import records_table
 
-    table = records_table(project)
+    table = records_table(project, progress=True)  # a spinner while the model is refitted, on a terminal
     table = table[table["label"].eq("")].drop(columns=["label", "score", "rank"])
     ranked = last_rankings(project, table["group_id"].unique())
     table = table.join(ranked, on="group_id")

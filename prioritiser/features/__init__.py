@@ -29,7 +29,7 @@ from prioritiser.features.tfidf import TfidfExtractor, make_tfidf
 EMBEDDERS: dict[str, type[DenseEmbedder]] = {"static": StaticEmbedder, "minilm": MiniLMEmbedder}
 EXTRACTORS = {"tfidf": TfidfExtractor, **EMBEDDERS}
 
-__all__ = ["EMBEDDERS", "EXTRACTORS", "CombinedExtractor", "embed", "extract_features", "make_extractor",
+__all__ = ["EMBEDDERS", "EXTRACTORS", "CombinedExtractor", "embed", "extract_features", "fit_features", "make_extractor",
            "make_tfidf", "parse_spec"]
 
 
@@ -119,8 +119,14 @@ def extract_features(spec: str, texts: list[str], cache_dir: Path | None = None,
                      progress: bool = True):
     """The feature matrix of ``texts`` for ``spec`` (CSR float32 when tf-idf is a part, else a
     float32 ndarray), fitted on all of ``texts``; ``params`` as for :func:`make_extractor`."""
+    return fit_features(spec, texts, cache_dir, params, progress)[1]
+
+
+def fit_features(spec: str, texts: list[str], cache_dir: Path | None = None, params: dict | None = None,
+                 progress: bool = True):
+    """The fitted extractor and the feature matrix of :func:`extract_features`."""
     extractor = make_extractor(spec, cache_dir=cache_dir, progress=progress, **(params or {}))
-    return _as_output(extractor.fit_transform(list(texts)))
+    return extractor, _as_output(extractor.fit_transform(list(texts)))
 
 
 def embed(name: str, texts: list[str], cache_dir: Path | None = None, params: dict | None = None,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +14,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from prioritiser.features.cache import EmbeddingCache
 from prioritiser.files import file_sha256 as project_file_sha256
+from prioritiser.progress import progress_bar
 
 
 @lru_cache(maxsize=8)
@@ -78,21 +78,6 @@ class DenseEmbedder(TransformerMixin, BaseEstimator):
     def transform(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)
         return self.embed(texts) if texts else np.zeros((0, self.dimensions), dtype=np.float32)
-
-
-@contextmanager
-def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
-    """A ``(done, total)`` callback drawing a rich progress bar on stderr when ``enabled`` and a terminal."""
-    if not (enabled and sys.stderr.isatty()):
-        yield lambda done, total: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 class CachedEmbedder(TransformerMixin, BaseEstimator):

@@ -168,11 +168,13 @@ class Ranker(BaseEstimator):
     # ----------------------------------------------------------------- the cycle
     def extract(self, texts: list[str], cache_dir: Path | None = None, progress: bool = False):
         """The feature matrix of ``texts`` (the whole pool: tf-idf fits its vocabulary on it),
-        one row per text; ``cache_dir`` keeps per-text work between runs."""
-        from prioritiser.features import extract_features
+        one row per text; ``cache_dir`` keeps per-text work between runs. The fitted extractor
+        is kept as ``extractor_`` (:meth:`explain` names terms with it)."""
+        from prioritiser.features import fit_features
 
-        return extract_features(self.features, texts, cache_dir=cache_dir, params=self.feature_params,
-                                progress=progress)
+        self.extractor_, X = fit_features(self.features, texts, cache_dir=cache_dir, params=self.feature_params,
+                                          progress=progress)
+        return X
 
     def fit(self, X, labelled, y) -> Ranker:
         """Fit on the rows ``labelled`` of ``X`` with their 0/1 labels ``y`` (both classes needed)."""
@@ -186,7 +188,7 @@ class Ranker(BaseEstimator):
     def decision_function(self, X) -> np.ndarray:
         """One score per row of ``X``, higher = more likely an include (an ensemble's is the
         weighted mean of its members' standardised scores)."""
-        check_is_fitted(self)
+        check_is_fitted(self, "models_")
         if self.classifier != ENSEMBLE:
             return relevance_scores(self.models_[0][0], X)
         total = np.zeros(X.shape[0])
@@ -208,6 +210,38 @@ class Ranker(BaseEstimator):
         pool = np.asarray(pool)
         scores = self.decision_function(X)[pool]
         return pool[self.select(scores, n, X.shape[0] - len(pool))], scores
+
+    def explain(self, X, rows, texts: list[str], labelled, y, n_terms: int = 5) -> dict:
+        """Why the ``rows`` of ``X`` (with their ``texts``) score as they do, after :meth:`fit`
+        on ``labelled``/``y`` (see :mod:`prioritiser.learning.explain`):
+
+        - ``top_terms``: per row, up to ``n_terms`` terms with the largest positive tf-idf
+          weight × coefficient of the linear member with the largest weight, as
+          ``"term (contribution)"`` joined by ``"; "`` (empty when no member is linear, or
+          tf-idf is not the first feature part: the coefficients of dense parts name no term);
+        - ``similar_include``: per row, the row of ``X`` of the most similar labelled include;
+        - ``similarity``: that cosine similarity.
+        """
+        from prioritiser.features import TfidfExtractor
+        from prioritiser.learning.explain import most_similar, term_contributions, tfidf_term_names
+
+        check_is_fitted(self, "models_")
+        rows = np.asarray(rows, dtype=np.int64)
+        includes = np.asarray(labelled)[np.asarray(y) == 1]
+        best, similarity = most_similar(X, rows, includes)
+        tfidf = getattr(self, "extractor_", None)
+        if tfidf is not None and not isinstance(tfidf, TfidfExtractor):
+            first = tfidf.transformer_list[0][1] if hasattr(tfidf, "transformer_list") else None
+            tfidf = first if isinstance(first, TfidfExtractor) else None
+        linear = sorted(((w, m) for (m, w) in self.models_ if hasattr(m, "coef_")), key=lambda p: -p[0])
+        top_terms = [""] * len(rows)
+        if tfidf is not None and linear:
+            coef = np.asarray(linear[0][1].coef_, dtype=np.float64).ravel()[: len(tfidf.buckets_)]
+            names = tfidf_term_names(tfidf, texts)
+            top_terms = ["; ".join(f"{names[c]} ({v:.2g})" for c, v in row if c in names)
+                         for row in term_contributions(X[rows], coef, n_terms)]
+        return {"top_terms": top_terms, "similar_include": includes[best] if len(includes) else best,
+                "similarity": similarity}
 
     def similarity_scores(self, question: str, texts: list[str]) -> np.ndarray:
         """Cosine similarity of each text to a research question, with the ranker's dense

@@ -13,8 +13,9 @@ Reading search exports into records (:mod:`prioritiser.importing`) and handing o
 from prioritiser.store.batches import BATCH_KINDS
 from prioritiser.store.connection import building, now_iso, remove_stale_builds
 from prioritiser.store.iterations import Iteration, config_hash
+from prioritiser.store.labels import ADJUDICATION
 from prioritiser.store.project import Project
 from prioritiser.store.schema import DB_NAME
 
-__all__ = ["BATCH_KINDS", "DB_NAME", "Iteration", "Project", "building", "config_hash", "now_iso",
+__all__ = ["ADJUDICATION", "BATCH_KINDS", "DB_NAME", "Iteration", "Project", "building", "config_hash", "now_iso",
            "remove_stale_builds"]

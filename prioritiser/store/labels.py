@@ -1,4 +1,11 @@
-"""Queries on label events: append-only reviewer decisions and the decision in force per group."""
+"""Queries on label events: append-only reviewer decisions and the decision in force per group.
+
+An event's ``batch`` starts with its role: ``label <file>`` for a reviewer's decision,
+``adjudication <file>`` (:data:`ADJUDICATION`) for an adjudicator's, which settles a
+disagreement: a group's decision in force is its latest adjudication if it has one, else its
+latest event; reviewers conflict when their latest decisions since the group's latest
+adjudication (the adjudicator's included) differ.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,10 @@ import sqlite3
 import pandas as pd
 
 from prioritiser.store.connection import now_iso
+
+#: The role that starts the ``batch`` of an adjudicator's event.
+ADJUDICATION = "adjudication"
+_IS_ADJUDICATION = f"(e.batch LIKE '{ADJUDICATION} %')"
 
 #: The fields of a label event, in the order of its canonical form (see the audit's hashes).
 EVENT_FIELDS = ("event_id", "record_id", "decision", "reviewer", "decided_at", "recorded_at", "batch", "origin")
@@ -47,11 +58,12 @@ class LabelQueries:
         return self.con.execute("SELECT COALESCE(MAX(event_id), 0) FROM label_events").fetchone()[0]
 
     def group_decisions(self, up_to_event: int | None = None) -> dict[int, str]:
-        """The decision in force per group: its latest label event (up to ``up_to_event``)."""
+        """The decision in force per group: its latest adjudication, else its latest label event
+        (up to ``up_to_event``)."""
         limit = self.last_event_id() if up_to_event is None else up_to_event
         rows = self.con.execute(
             "SELECT r.group_id, e.decision FROM label_events e JOIN records r USING (record_id)"
-            " WHERE e.event_id <= ? ORDER BY e.event_id",
+            f" WHERE e.event_id <= ? ORDER BY {_IS_ADJUDICATION}, e.event_id",
             (limit,),
         )
         return {group: decision for group, decision in rows}
@@ -77,11 +89,14 @@ class LabelQueries:
         return list(first_seen)
 
     def label_conflicts(self) -> list[tuple[int, dict[str, str]]]:
-        """Groups where the latest decisions of different reviewers disagree."""
+        """Groups where the latest decisions of different reviewers since the group's latest
+        adjudication disagree."""
         latest: dict[int, dict[str, str]] = {}
-        for group, reviewer, decision in self.con.execute(
-            "SELECT r.group_id, e.reviewer, e.decision FROM label_events e JOIN records r USING (record_id)"
-            " ORDER BY e.event_id"
+        for group, reviewer, decision, adjudication in self.con.execute(
+            f"SELECT r.group_id, e.reviewer, e.decision, {_IS_ADJUDICATION} FROM label_events e"
+            " JOIN records r USING (record_id) ORDER BY e.event_id"
         ):
+            if adjudication:
+                latest[group] = {}
             latest.setdefault(group, {})[reviewer] = decision
         return [(g, d) for g, d in latest.items() if len(set(d.values())) > 1]
