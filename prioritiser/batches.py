@@ -88,15 +88,9 @@ def hand_out(
     ``prioritiser stop`` verdict to record with it. An empty ``frame`` records no batch (the
     rest is still stored)."""
     from prioritiser.io import write_table
-    from prioritiser.io.writers import FORMATS
 
-    if out is not None:
-        out = Path(out)
-        if out.suffix.lower() not in FORMATS:
-            raise UserError(f"{out}: unknown output format {out.suffix or '(no extension)'}; "
-                            f"use one of {', '.join(FORMATS)}")
-        if out.is_dir():
-            raise UserError(f"{out}: is a directory; name the batch file to write")
+    if out is not None and not callable(out):
+        check_output(out)
 
     with ExitStack() as renames:  # each file is renamed into place once the transaction has committed
         with project.write():
