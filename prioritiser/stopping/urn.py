@@ -101,7 +101,9 @@ def urn_upper_bound(k, urn, n, alpha, odds: float = 1.0) -> np.ndarray:
     sample is read as a biased one (:func:`biased_cdf`)."""
     k, urn, n = np.broadcast_arrays(*(np.asarray(v, dtype=np.int64) for v in (k, urn, n)))
     lo = k.copy()  # P(X <= k | K = k) = 1: never rejected
-    hi = urn - (n - k)  # the most the urn can hold given n - k irrelevant drawn
+    # the most the urn can hold given n - k irrelevant drawn; with odds > 1 the cdf is smaller
+    # for every K, so the odds-1 bound caps the search
+    hi = urn - (n - k) if odds == 1.0 else urn_upper_bound(k, urn, n, alpha)
     while np.any(lo < hi):
         mid = (lo + hi + 1) // 2
         cdf = hypergeom.cdf(k, urn, mid, n) if odds == 1.0 else biased_cdf(k, urn, mid, n, odds)
