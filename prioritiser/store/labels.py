@@ -67,14 +67,19 @@ class LabelQueries:
 
     def screening_order(self, up_to_event: int) -> list[int]:
         """Groups with a decision up to ``up_to_event``, in the order of their first decision."""
-        first_seen: dict[int, None] = {}
-        for (group,) in self.con.execute(
-            "SELECT r.group_id FROM label_events e JOIN records r USING (record_id) WHERE e.event_id <= ?"
+        return list(self.first_decisions(up_to_event))
+
+    def first_decisions(self, up_to_event: int) -> dict[int, int]:
+        """Group -> the event id of its first decision, for groups decided up to
+        ``up_to_event``, in the order of their first decision."""
+        first: dict[int, int] = {}
+        for group, event_id in self.con.execute(
+            "SELECT r.group_id, e.event_id FROM label_events e JOIN records r USING (record_id) WHERE e.event_id <= ?"
             " ORDER BY e.event_id",
             (up_to_event,),
         ):
-            first_seen.setdefault(group, None)
-        return list(first_seen)
+            first.setdefault(group, event_id)
+        return first
 
     def label_conflicts(self) -> list[tuple[int, dict[str, str]]]:
         """Groups where the latest decisions of different reviewers disagree."""
