@@ -27,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
+console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
@@ -260,7 +260,7 @@ def stopping_lines(report: dict, directory: Path) -> list[str]:
              f"Rule {report['rule']} (the default; target recall {report['target_recall']:.0%}, confidence "
              f"{report['confidence']:.0%}) says {'stop' if report['rule_stop'] else 'continue'}. "
              f"Assumption: {report['assumption']}"]
-    return lines + forecast_text(report["forecast"], str(directory))
+    return lines + forecast_text(report["forecast"], str(directory))[1:]  # the first is in the summary
 
 
 @command("status", epilog="Example: prioritiser status myreview --verbose")

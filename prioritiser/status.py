@@ -52,8 +52,9 @@ def estimate_text(est: dict, confidence: float) -> str:
         return ("Recall: too early to estimate (the ranking has screened fewer than 5% of the records "
                 "or found fewer than 2 includes).")
     return (f"Estimated recall {percent(est['estimated_recall'])} (interval {percent(est['recall_lower_95'])} to "
-            f"{percent(est['recall_upper'])}; {confidence:.0%} lower bound {percent(est['recall_lower_95'])}): about "
-            f"{est['estimated_remaining']:.0f} includes still unscreened, at most {est['remaining_upper_95']:,}.")
+            f"{percent(est['recall_upper'])}, the lower end a {confidence:.0%} bound): about "
+            f"{max(round(est['estimated_remaining']), 1):,} includes still unscreened, at most "
+            f"{est['remaining_upper_95']:,}.")
 
 
 def forecast_text(fc: dict | None, directory: str) -> list[str]:
@@ -112,7 +113,8 @@ def stopping_report(project: Project, target_recall: float = 0.95, confidence: f
     fc = None
     if not verdict.stop:
         fc = forecast(history, target_recall, confidence)
-        fc["sample_is_option"] = 0 < fc["sample_size"] < history.n_unscreened
+        ahead = history.n_unscreened if fc["ranked_to_stop"] is None else fc["ranked_to_stop"]
+        fc["sample_is_option"] = 0 < fc["sample_size"] < min(ahead, history.n_unscreened)  # cheaper than ranking on
     stop = bool(verdict.stop) and not qa
     return {
         "decision": "STOP" if stop else "CONTINUE", "stop": stop, "rule_stop": bool(verdict.stop),

@@ -107,7 +107,7 @@ def test_status_and_stop_change_nothing_and_write_no_file(review, tmp_path, monk
     fc = stop["forecast"]
     assert fc["ranked_to_stop"] is None or fc["ranked_to_stop"] > 0
     if fc["ranked_to_stop"]:
-        assert f"About {fc['ranked_to_stop']:,} more records without an include" in stop_text
+        assert f"about {fc['ranked_to_stop']:,} more records without an include" in stop_text
 
 
 def test_stop_exit_statuses_and_argument_errors(review, tmp_path):

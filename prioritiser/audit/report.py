@@ -232,7 +232,7 @@ def _stopping_section(stopping: dict) -> str:
         parts.append(_table(
             ["batch", "drawn", "records", "screened while open", "includes", "status"],
             [[c["batch_id"], c["drawn_at"], c["records"], c["screened"], c["includes"],
-              f"void: {c['void']}" if c["void"] else ("open" if c["open"] else "counted")] for c in samples],
+              f"void: {c['void']}" if c["void"] else "counted" + (" (still the open batch)" if c["open"] else "")] for c in samples],
             numeric={0, 2, 3, 4}, css="wide", widths=[8, 18, 10, 12, 10, 42],
         ))
     return "".join(parts)
