@@ -51,8 +51,9 @@ def estimate_text(est: dict, confidence: float) -> str:
     if est["too_early"]:
         return ("Recall: too early to estimate (the ranking has screened fewer than 5% of the records "
                 "or found fewer than 2 includes).")
+    upper = "every include found" if est["remaining_lower"] == 0 else percent(est["recall_upper"])
     return (f"Estimated recall {percent(est['estimated_recall'])} (interval {percent(est['recall_lower_95'])} to "
-            f"{percent(est['recall_upper'])}, the lower end a {confidence:.0%} bound): about "
+            f"{upper}, the lower end a {confidence:.0%} bound): about "
             f"{max(round(est['estimated_remaining']), 1):,} includes still unscreened, at most "
             f"{est['remaining_upper_95']:,}.")
 

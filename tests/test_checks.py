@@ -263,3 +263,45 @@ def test_audit_report_names_rule_target_assumption_and_the_samples_screened(revi
     assert "phantom" not in page
     counted = [s for s in stopping["certification_samples"] if not s["void"]]
     assert [s["batch_id"] for s in counted] == [legacy["real"]]
+
+
+def _loop(tmp: Path, checks: bool) -> tuple[list[list[int]], int | None]:
+    """The example screened in ranked batches of 25 from its true labels until ``stop`` says
+    STOP. With ``checks``, ``status`` and ``stop`` run on the project itself after every batch
+    (through the CLI every third round, else the Python API) and must leave it byte for byte;
+    without, ``stop`` runs on a copy. Returns the batches and the records screened at the stop."""
+    directory = tmp / "review"
+    project, _ = create_project(directory, [DATA / "example_search.ris"])
+    with project:
+        import_labels(project, DATA / "example_first_decisions.csv", reviewer="ana")
+    batches = []
+    for i in range(30):
+        with Project(directory) as project:
+            batches.append(screen_round(project, tmp, i))
+        if checks:
+            before = tree_hash(directory)
+            if i % 3 == 0:
+                cli("status", directory)
+                cli("status", directory, "--json")
+                decision = json.loads(cli("stop", directory, "--json", code=None).output)
+            else:
+                with Project(directory, read_only=True) as project:
+                    project_status(project)
+                    decision = decide_stop(project)
+            assert tree_hash(directory) == before, f"round {i}: a check changed the project"
+        else:
+            copy = tmp / "copy"
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(directory, copy)
+            with Project(copy, read_only=True) as project:
+                decision = decide_stop(project)
+        if decision["stop"]:
+            return batches, decision["counts"]["labelled"]
+    return batches, None
+
+
+def test_checks_after_every_batch_do_not_change_where_screening_stops(tmp_path):
+    with_checks = _loop(tmp_path / "checked", checks=True)
+    without = _loop(tmp_path / "unchecked", checks=False)
+    assert with_checks[1] is not None and with_checks[1] < 500
+    assert with_checks == without
