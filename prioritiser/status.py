@@ -101,7 +101,7 @@ def stopping_report(project: Project, target_recall: float = 0.95, confidence: f
     ``too_early``; see :func:`prioritiser.stopping.estimate`), ``estimate_text``, ``forecast``
     (None once the rule says stop), ``certification_samples``, ``reopened_by_qa``,
     ``last_event_id`` and ``unit``."""
-    from prioritiser.audit import qa_findings
+    from prioritiser.audit.qa import qa_findings
     from prioritiser.stopping import default_rule, estimate, forecast
 
     _check_target(target_recall, confidence)

@@ -103,17 +103,19 @@ def test_status_and_stop(project_dir, tmp_path):
     result = invoke("status", project_dir, "--json")
     status = json.loads(result.output)
     assert status["counts"]["records"] == 500
-    rules = {r["rule"] for r in status["estimates"]["rules"]}
-    assert len(rules) >= 4 and sum(r["default"] for r in status["estimates"]["rules"]) == 1
+    rules = {r["rule"] for r in status["rules"]}
+    assert len(rules) >= 4 and sum(r["default"] for r in status["rules"]) == 1
+    result = runner.invoke(app, ["stop", str(project_dir), "--target-recall", "0.95", "--confidence", "0.95"])
+    assert result.exit_code == 1 and "CONTINUE" in result.output
     sample = tmp_path / "certify.csv"
-    result = invoke("stop", project_dir, "--target-recall", 0.95, "--confidence", 0.95, "--out", sample)
-    assert "CONTINUE" in result.output
+    result = runner.invoke(app, ["stop", str(project_dir), "--draw-sample", "--out", str(sample)])
+    assert result.exit_code == 1 and "Certification sample of" in result.output
     drawn = pd.read_csv(sample, encoding="utf-8-sig")
     assert len(drawn) > 0 and drawn.record_id.is_unique
     with Project(project_dir) as project:
         screened = set(project.group_decisions())
         assert not screened & set(drawn.record_id)
-        assert project.latest_stop_decision()["stop"] is False
+        assert project.batches()[-1]["kind"] == "random"
 
 
 def test_simulate_with_stopping_writes_order_metrics_plot_and_rules(tmp_path):
