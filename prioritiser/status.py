@@ -54,8 +54,12 @@ def estimate_text(est: dict, confidence: float) -> str:
     upper = "every include found" if est["remaining_lower"] == 0 else percent(est["recall_upper"])
     return (f"Estimated recall {percent(est['estimated_recall'])} (interval {percent(est['recall_lower_95'])} to "
             f"{upper}, the lower end a {confidence:.0%} bound): about "
-            f"{max(round(est['estimated_remaining']), 1):,} includes still unscreened, at most "
+            f"{_includes(max(round(est['estimated_remaining']), 1))} still unscreened, at most "
             f"{est['remaining_upper_95']:,}.")
+
+
+def _includes(n: int) -> str:
+    return f"{n:,} include{'' if n == 1 else 's'}"
 
 
 def forecast_text(fc: dict | None, directory: str) -> list[str]:
@@ -114,8 +118,8 @@ def stopping_report(project: Project, target_recall: float = 0.95, confidence: f
     fc = None
     if not verdict.stop:
         fc = forecast(history, target_recall, confidence)
-        ahead = history.n_unscreened if fc["ranked_to_stop"] is None else fc["ranked_to_stop"]
-        fc["sample_is_option"] = 0 < fc["sample_size"] < min(ahead, history.n_unscreened)  # cheaper than ranking on
+        ahead = fc["ranked_to_stop"]  # a sample is offered only where it takes fewer records than ranking on
+        fc["sample_is_option"] = ahead is not None and 0 < fc["sample_size"] < ahead
     stop = bool(verdict.stop) and not qa
     return {
         "decision": "STOP" if stop else "CONTINUE", "stop": stop, "rule_stop": bool(verdict.stop),
