@@ -11,15 +11,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from prioritiser.batches import batch_frame, hand_out
 from prioritiser.errors import UserError
-from prioritiser.learning import Ranker
 from prioritiser.records import EXCLUDE, INCLUDE
 from prioritiser.store import Iteration, Project, config_hash, now_iso
+
+if TYPE_CHECKING:  # the model (scikit-learn) loads only when something is ranked, not for status/stop
+    from prioritiser.learning import Ranker
 
 
 @dataclass
@@ -208,6 +211,8 @@ def rank_project(
     overrides = dict(overrides or {})
     if seed is not None:
         overrides["seed"] = seed
+    from prioritiser.learning import Ranker
+
     ranker = Ranker.from_preset(model, **overrides)
     state = screening_state(project)
     start = time.perf_counter()

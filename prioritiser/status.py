@@ -97,8 +97,9 @@ def certification_samples(project: Project, first: dict[int, int], decisions: di
 
 
 def stopping_report(project: Project, target_recall: float = 0.95, confidence: float = 0.95,
-                    up_to_event: int | None = None) -> dict:
-    """The default rule's verdict on the decisions in force (up to ``up_to_event`` when given),
+                    up_to_event: int | None = None, history=None) -> dict:
+    """The default rule's verdict on the decisions in force (up to ``up_to_event`` when given;
+    ``history``: their :func:`~prioritiser.screening.screening_history` when already read),
     JSON-ready: ``decision`` (STOP or CONTINUE), ``stop`` (open QA findings overrule the
     rule), ``rule_stop``, ``rule``, ``parameters``, ``assumption``, ``target_recall``,
     ``confidence``, ``evidence`` (the rule's numbers), ``estimate`` (point estimate, interval,
@@ -110,7 +111,7 @@ def stopping_report(project: Project, target_recall: float = 0.95, confidence: f
 
     _check_target(target_recall, confidence)
     last = project.last_event_id() if up_to_event is None else up_to_event
-    history = screening_history(project, up_to_event=last)
+    history = history if history is not None else screening_history(project, up_to_event=last)
     rule = default_rule(target_recall, confidence)
     verdict = rule.evaluate(history)
     est = estimate(history, confidence)
@@ -121,15 +122,24 @@ def stopping_report(project: Project, target_recall: float = 0.95, confidence: f
         ahead = fc["ranked_to_stop"]  # a sample is offered only where it takes fewer records than ranking on
         fc["sample_is_option"] = ahead is not None and 0 < fc["sample_size"] < ahead
     stop = bool(verdict.stop) and not qa
+    text = estimate_text(est, confidence)
+    if project.duplicate_counts()[1] and est["unscreened"]:
+        text += " A duplicate group counts once here."
     return {
         "decision": "STOP" if stop else "CONTINUE", "stop": stop, "rule_stop": bool(verdict.stop),
         "rule": rule.name, "parameters": dict(rule.parameters), "assumption": rule.assumption,
         "target_recall": target_recall, "confidence": confidence, "evidence": dict(verdict.evidence),
-        "estimate": est, "estimate_text": estimate_text(est, confidence), "forecast": fc,
+        "estimate": est, "estimate_text": text, "forecast": fc,
         "certification_samples": certification_samples(project, project.first_decisions(last),
                                                        project.group_decisions(last)),
         "reopened_by_qa": qa, "last_event_id": last, "unit": UNIT,
     }
+
+
+def open_sample(report: dict) -> dict | None:
+    """The certification sample that is the open batch with records still undecided, if any."""
+    return next((s for s in report["certification_samples"] if s["open"] and not s["void"] and s["without_decision"]),
+                None)
 
 
 def batch_yields(project: Project) -> list[dict]:
@@ -167,8 +177,7 @@ def _next(report: dict, counts: dict, directory: str) -> tuple[str, list[str]]:
                   f"{report['confidence']:.0%} confidence")
         action = "write the audit, then export"
         commands = [f"prioritiser audit {directory} --out audit", f"prioritiser export {directory} --out all.ris"]
-    elif (sample := next((s for s in report["certification_samples"]
-                          if s["open"] and not s["void"] and s["without_decision"]), None)) is not None:
+    elif (sample := open_sample(report)) is not None:
         reason = (f"the certification sample is open, {sample['without_decision']:,} of its {sample['records']:,} "
                   "records still lack a decision")
         action = "label them, then check again (ranking now would close the sample)"
@@ -207,8 +216,8 @@ def project_status(project: Project, target_recall: float = 0.95, confidence: fl
     from prioritiser.stopping import default_rules, evaluate_all
 
     counts = project.info()
-    report = stopping_report(project, target_recall, confidence)
     history = screening_history(project)
+    report = stopping_report(project, target_recall, confidence, history=history)
     latest = project.latest_iteration()
     yields = [b for b in batch_yields(project) if b["screened"]][-RECENT_BATCHES:]
     step, commands = _next(report, counts, str(project.path))
@@ -249,11 +258,10 @@ def draw_certification_sample(project: Project, out: Path, target_recall: float 
     with records still undecided. Returns ``{"batch_id", "records", "file", "proves"}``, or
     ``{"records": 0}`` when no sample is needed (the rule already says stop)."""
     report = stopping_report(project, target_recall, confidence)
-    open_sample = next((s for s in report["certification_samples"] if s["open"] and not s["void"]
-                        and s["without_decision"]), None)
-    if open_sample is not None:
-        raise UserError(f"{project.path}: the certification sample drawn {open_sample['drawn_at']} still has "
-                        f"{open_sample['without_decision']:,} of {open_sample['records']:,} records without a "
+    sample = open_sample(report)
+    if sample is not None:
+        raise UserError(f"{project.path}: the certification sample drawn {sample['drawn_at']} still has "
+                        f"{sample['without_decision']:,} of {sample['records']:,} records without a "
                         "decision; label them first (or rank, which closes it)")
     if report["forecast"] is None or not report["forecast"]["sample_size"]:
         return {"records": 0}

@@ -125,7 +125,8 @@ def stopping_record(project: Project, latest: Iteration, target_recall: float = 
     from prioritiser.status import stopping_report
     from prioritiser.stopping import default_rule, default_rules, estimate, evaluate_all
 
-    report = stopping_report(project, target_recall, confidence)
+    history_now = screening_history(project)
+    report = stopping_report(project, target_recall, confidence, history=history_now)
     rule = default_rule(target_recall, confidence)
     by_iteration = []
     for it in project.iterations():
@@ -141,7 +142,7 @@ def stopping_record(project: Project, latest: Iteration, target_recall: float = 
     return {
         **report, "evaluated_at": now_iso(), "latest_iteration_id": latest.iteration_id,
         "labels_since_latest_iteration": project.last_event_id() - latest.last_event_id,
-        "rules": evaluate_all(screening_history(project), default_rules(target_recall, confidence)),
+        "rules": evaluate_all(history_now, default_rules(target_recall, confidence)),
         "by_iteration": by_iteration,
     }
 
