@@ -180,7 +180,8 @@ def _next(report: dict, counts: dict, directory: str) -> tuple[str, list[str]]:
     elif (sample := open_sample(report)) is not None:
         reason = (f"the certification sample is open, {sample['without_decision']:,} of its {sample['records']:,} "
                   "records still lack a decision")
-        action = "label them, then check again (ranking now would close the sample)"
+        action = ("label them from the file 'stop --draw-sample' wrote, then check again (ranking now would close "
+                  "the sample)")
         commands = [f"prioritiser label {directory} certify.csv", f"prioritiser stop {directory}"]
     elif counts["labelled"] == 0 or counts["iterations"] == 0:
         reason, action, commands = "nothing ranked yet", "rank the records and screen the first batch", [

@@ -175,7 +175,7 @@ def _prisma_section(prisma: dict) -> str:
         "each group once.</p>")
 
 
-def _stopping_section(stopping: dict) -> str:
+def _stopping_section(stopping: dict, directory: str) -> str:
     """The verdict evaluated at audit time with the rule, target, confidence, assumption,
     estimate, evidence and forecast; every rule on the same decisions; the default rule at
     each ranking; and the certification samples with what of each counts."""
@@ -194,7 +194,7 @@ def _stopping_section(stopping: dict) -> str:
         f"{overruled}</p>",
         f"<p><b>Assumption.</b> {escape(stopping['assumption'])}</p>",
         f"<p>{escape(stopping['estimate_text'])} Counts: {escape(stopping['unit'])}.</p>",
-        *[f"<p>{escape(line)}</p>" for line in forecast_text(stopping["forecast"], "DIR")],
+        *[f"<p>{escape(line)}</p>" for line in forecast_text(stopping["forecast"], directory)],
         _table(["parameter", "value"], [[k, v] for k, v in (stopping["parameters"] or {}).items()]),
         _table(["evidence", "value"], [[k, v] for k, v in (stopping["evidence"] or {}).items()], numeric={1}),
     ]
@@ -210,8 +210,8 @@ def _stopping_section(stopping: dict) -> str:
         ))
     history = stopping.get("by_iteration") or []
     if history:
-        parts.append(f"<p>The default rule at each ranking, recomputed now from the decisions up to that ranking's "
-                     f"last label event:</p>")
+        parts.append("<p>The default rule at each ranking, recomputed now from the decisions up to that ranking's "
+                     "last label event:</p>")
         parts.append(_table(
             ["iteration", "decisions up to event", "screened", "includes", "estimated recall", "lower bound",
              "verdict"],
@@ -232,7 +232,8 @@ def _stopping_section(stopping: dict) -> str:
         parts.append(_table(
             ["batch", "drawn", "records", "screened while open", "includes", "status"],
             [[c["batch_id"], c["drawn_at"], c["records"], c["screened"], c["includes"],
-              f"void: {c['void']}" if c["void"] else "counted" + (" (still the open batch)" if c["open"] else "")] for c in samples],
+              f"void: {c['void']}" if c["void"] else "counted" + (" (still the open batch)" if c["open"] else "")]
+             for c in samples],
             numeric={0, 2, 3, 4}, css="wide", widths=[8, 18, 10, 12, 10, 42],
         ))
     return "".join(parts)
@@ -306,7 +307,7 @@ def render_report(project: Project, excluded: pd.DataFrame, prisma: dict, stoppi
         f"{escape(str(manifest['preset']))}, configuration {escape(it['config_hash'])}, seed {it['seed']}.</p>",
         *alerts,
         _prisma_section(prisma),
-        _stopping_section(stopping),
+        _stopping_section(stopping, project.path.name),
         "<h2>Screening progress</h2>",
         recall_figure(stopping, screened),
         batches_figure(screened) if len(screened) else "",

@@ -32,7 +32,11 @@ MATCH_SECONDS = 5.0
 
 
 def _seconds(stamp: str) -> float:
-    return datetime.fromisoformat(stamp).timestamp()
+    """Seconds since the epoch of an ISO 8601 time (a time that cannot be read counts as the earliest)."""
+    try:
+        return datetime.fromisoformat(stamp).timestamp()
+    except (TypeError, ValueError):
+        return float("-inf")
 
 
 def _hand_out_events(con: sqlite3.Connection) -> dict[int, int]:
