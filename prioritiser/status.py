@@ -145,12 +145,14 @@ def open_sample(report: dict) -> dict | None:
 def batch_yields(project: Project) -> list[dict]:
     """Per handed-out batch, oldest first: its kind and size, the records first decided from it
     (a record decided after several batches held it belongs to the last of them handed out
-    before its first decision) and the includes among them."""
+    before its first decision; void batches hold none) and the includes among them."""
     first = project.first_decisions(project.last_event_id())
     decisions = project.group_decisions()
     owner: dict[int, int] = {}
     batches = project.batches()
     for i, batch in enumerate(batches):
+        if batch["void"]:
+            continue
         for g in project.current_groups(batch["group_ids"]):
             if first.get(g, -1) > batch["last_event_id"]:
                 owner[g] = i

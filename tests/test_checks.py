@@ -209,6 +209,8 @@ def test_legacy_phantom_batches_are_repaired_without_losing_a_label(review, tmp_
     assert samples[legacy["phantom"]]["void"] and "outside it" in samples[legacy["phantom"]]["void"]
     assert samples[legacy["ignored"]]["void"] and "none of its records" in samples[legacy["ignored"]]["void"]
     assert samples[legacy["real"]]["void"] is None and samples[legacy["real"]]["screened"] == legacy["real_size"]
+    recent = {b["batch_id"]: b["screened"] for b in status["recent_batches"]}
+    assert legacy["phantom"] not in recent and recent[legacy["real"]] == legacy["real_size"]
     checked = cli("check", review).output
     assert "--repair" in checked and "would be marked void" in checked
     assert tree_hash(review) == before
