@@ -74,13 +74,14 @@ def _table(header: list[str], rows: list[list], numeric: set[int] = frozenset(),
 
 def recall_figure(stopping: dict, screened: pd.DataFrame) -> str:
     """Includes found against records screened, each ranking's estimate of the total with its
-    interval (from ``stopping["by_iteration"]``; too-early estimates left out), the number of
-    includes the target asks for at the latest estimate, and where the default rule first said stop."""
+    interval (from ``stopping["by_iteration"]``, then the estimate at audit time; too-early
+    estimates left out), the number of includes the target asks for at the estimate at audit
+    time, and where the default rule first said stop."""
     x, found = recall_curve(screened)
     fig = Figure(figsize=(9, 4.2))
     ax = fig.subplots()
     ax.step(x, found, where="post", color="#1f4e9c", label="includes found")
-    rows = [h for h in stopping.get("by_iteration", []) if not h["too_early"]]
+    rows = [h for h in [*stopping.get("by_iteration", []), stopping["estimate"]] if not h["too_early"]]
     top = max(found.max(initial=0), 1) * 1.5 + 1
     clipped = False
     if rows:
@@ -107,8 +108,8 @@ def recall_figure(stopping: dict, screened: pd.DataFrame) -> str:
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
     return _figure(fig, "Recall curve", "Includes found against records screened, in screening order; the band runs "
-                   "from the includes found to each ranking's upper bound on the total, the dashed line is its point "
-                   "estimate (rankings too early to estimate are left out)"
+                   "from the includes found to each ranking's upper bound on the total (the last step: now), the dashed "
+                   "line is its point estimate (rankings too early to estimate are left out)"
                    + (f"; upper bounds above {top:.0f} are cut off (see stopping.json)." if clipped else "."))
 
 
@@ -193,7 +194,7 @@ def _stopping_section(stopping: dict, directory: str) -> str:
         f'{stopping["last_event_id"]:,}; the latest ranking is iteration {stopping["latest_iteration_id"]}.'
         f"{overruled}</p>",
         f"<p><b>Assumption.</b> {escape(stopping['assumption'])}</p>",
-        f"<p>{escape(stopping['estimate_text'])} Counts: {escape(stopping['unit'])}.</p>",
+        f"<p>{escape(stopping['estimate_text'])}</p>",
         *[f"<p>{escape(line)}</p>" for line in forecast_text(stopping["forecast"], directory)],
         _table(["parameter", "value"], [[k, v] for k, v in (stopping["parameters"] or {}).items()]),
         _table(["evidence", "value"], [[k, v] for k, v in (stopping["evidence"] or {}).items()], numeric={1}),
