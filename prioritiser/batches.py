@@ -2,8 +2,7 @@
 
 A batch is recorded in the project and written to a file (``.csv``, ``.tsv``, ``.xlsx`` or
 ``.ris``) whose empty ``label`` column goes back to ``prioritiser label``. Everything the batch
-comes with (the iteration that ranked it, the stop decision that drew it) is stored in the same
-transaction, and the file is written to a temporary sibling inside that transaction and renamed
+comes with (the iteration that ranked it) is stored in the same transaction, and the file is written to a temporary sibling inside that transaction and renamed
 into place once it has committed: a failure leaves neither a recorded batch without its file
 nor a file at ``out`` for a batch that was not recorded.
 """
@@ -77,16 +76,15 @@ def hand_out(
     *,
     iteration: Iteration | None = None,
     iteration_id: int | None = None,
-    stop_decision: dict | None = None,
 ) -> HandOut:
     """Record the batch ``frame`` (rows of :func:`batch_frame`) of ``kind`` (``ranked``,
     ``random`` or ``qa``) and write it to ``out`` when given, in one transaction.
 
     ``out`` is a path, or a function of the new batch's id giving one (such as
     :func:`default_batch_file`). ``iteration`` is a new ranking to store with it (the batch
-    then belongs to it); ``iteration_id`` names an earlier one; ``stop_decision`` is a
-    ``prioritiser stop`` verdict to record with it. An empty ``frame`` records no batch (the
-    rest is still stored)."""
+    then belongs to it); ``iteration_id`` names an earlier one. Handing a batch out closes the
+    one before it (a certification sample counts only what was decided while it was open). An
+    empty ``frame`` records no batch (the rest is still stored)."""
     from prioritiser.io import write_table
 
     if out is not None and not callable(out):
@@ -99,8 +97,6 @@ def hand_out(
             if len(frame):
                 batch_id = project.add_batch(kind, frame["record_id"].to_numpy(dtype=np.int64), seed=seed,
                                              iteration_id=it_id)
-            if stop_decision is not None:
-                project.add_stop_decision(stop_decision)
             if out is not None and (batch_id is not None or not callable(out)):
                 path = Path(out(batch_id) if callable(out) else out)
                 write_table(frame, renames.enter_context(replacing(path)))

@@ -52,7 +52,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
+console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
@@ -104,10 +104,10 @@ def on_wait(message: str) -> None:
     err_console.print(message, markup=False, highlight=False)
 
 
-def open_project(directory: Path):
+def open_project(directory: Path, read_only: bool = False):
     from prioritiser.store import Project
 
-    return Project(directory, on_wait=on_wait)
+    return Project(directory, on_wait=on_wait, read_only=read_only)
 
 
 def counting_progress(description: str) -> Progress:
@@ -283,48 +283,71 @@ def rank_cmd(
 
 
 def print_estimates(estimates: dict) -> None:
-    est = estimates["estimate"]
-    console.print(
-        f"Includes found {est['includes_found']:,}; estimated remaining {est['estimated_remaining']:.1f}; "
-        f"estimated recall {est['estimated_recall']:.1%} (95% lower bound {est['recall_lower_95']:.1%}).",
-        markup=False, highlight=False,
-    )
+    """The recall estimate a ranking stored, in the words of ``status`` (which shows the rules)."""
+    from prioritiser.status import estimate_text
+
+    console.print(estimate_text(estimates["estimate"], 0.95), markup=False, highlight=False)
+
+
+TARGET_HELP = "Recall the review must reach (0-1)."
+CONFIDENCE_HELP = "Confidence with which the target must be shown (0-1)."
+
+
+def print_lines(lines) -> None:
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
+
+
+def rules_table(rules: list[dict]) -> Table:
+    """Every rule's verdict with its full evidence (``status --verbose``)."""
     table = Table("rule", "verdict", "evidence")
-    for rule in estimates["rules"]:
-        name = rule["rule"] + (" (default)" if rule.get("default") else "")
-        verdict = "[green]stop[/green]" if rule["stop"] else "continue"
+    for rule in rules:
         evidence = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rule["evidence"].items())
-        table.add_row(name, verdict, evidence)
-    console.print(table)
+        table.add_row(rule["rule"] + (" (default)" if rule["default"] else ""), "stop" if rule["stop"] else "continue",
+                      evidence)
+    return table
 
 
-@command("status", example="prioritiser status review")
+def stopping_lines(report: dict, directory: Path) -> list[str]:
+    """The estimate, the rule with its assumption, the forecast and the certification option."""
+    from prioritiser.status import forecast_text
+
+    lines = [report["estimate_text"],
+             f"Rule {report['rule']} (the default; target recall {report['target_recall']:.0%}, confidence "
+             f"{report['confidence']:.0%}) says {'stop' if report['rule_stop'] else 'continue'}. "
+             f"Assumption: {report['assumption']}"]
+    return lines + forecast_text(report["forecast"], str(directory))[1:]  # the first is in the summary
+
+
+@command("status", example="prioritiser status review --verbose")
 def status_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),
-    as_json: bool = typer.Option(False, "--json", help="Print counts, estimates and verdicts as one JSON object."),
+    as_json: bool = typer.Option(False, "--json", help="Print everything, with every rule's evidence, as one JSON object."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show every stopping rule's verdict and evidence."),
+    target_recall: float = typer.Option(0.95, "--target-recall", metavar="RECALL", help=TARGET_HELP),
+    confidence: float = typer.Option(0.95, "--confidence", metavar="LEVEL", help=CONFIDENCE_HELP),
 ) -> None:
-    """Counts, recall estimates with intervals, and each stopping rule's verdict with its evidence."""
+    """Where screening stands and what to do next (reads only; never changes the project)."""
     from prioritiser.status import project_status
 
-    with open_project(directory) as project:
-        status = project_status(project)
+    with open_project(directory, read_only=True) as project:
+        status = project_status(project, target_recall, confidence)
     if as_json:
         typer.echo(json.dumps(status, default=str))
         return
+    print_lines(status["summary"])
     for warning in status["warnings"]:
-        console.print(f"[bold red]WARNING:[/bold red] {warning}")
-    counts = status["counts"]
-    console.print(
-        f"{counts['records']:,} records ({counts['duplicates']:,} duplicates): {counts['included']:,} included, "
-        f"{counts['excluded']:,} excluded, {counts['maybe']:,} maybe, {counts['unlabelled']:,} unscreened.",
-        markup=False, highlight=False,
-    )
-    if status["estimates"] is not None:
-        console.print(f"Estimates as of iteration {status['iteration_id']} "
-                      f"({status['labels_since_iteration']} decisions since):", markup=False, highlight=False)
-        print_estimates(status["estimates"])
-    else:
-        console.print("No ranking yet: run 'prioritiser rank'.")
+        err_console.print(f"WARNING: {warning}", markup=False, highlight=False)
+    if status["counts"]["unlabelled"]:
+        print_lines(stopping_lines(status["stopping"], directory))
+    if verbose:
+        counts = status["counts"]
+        console.print(
+            f"{counts['records']:,} records ({counts['duplicates']:,} duplicates): {counts['included']:,} included, "
+            f"{counts['excluded']:,} excluded, {counts['maybe']:,} maybe, {counts['unlabelled']:,} unscreened; "
+            f"{status['labels_since_iteration'] or 0:,} decisions since the last ranking.",
+            markup=False, highlight=False)
+        console.print(rules_table(status["rules"]))
     print_agreement(status["team"]["agreement"])
 
 
@@ -341,33 +364,41 @@ def print_agreement(pairs: list[dict]) -> None:
     console.print(table)
 
 
-@command("stop", example="prioritiser stop review --target-recall 0.95 --out certify.csv")
+@command("stop", example="prioritiser stop review --json; prioritiser stop review --draw-sample --out certify.csv")
 def stop_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),
-    target_recall: float = typer.Option(0.95, "--target-recall", metavar="RECALL", help="Recall the review must reach (0-1)."),
-    confidence: float = typer.Option(0.95, "--confidence", metavar="LEVEL", help="Confidence with which the target must be shown (0-1)."),
-    out: Path = typer.Option(Path("certify.csv"), "--out", "-o", metavar="FILE", help="Where to write the random sample to screen when stopping cannot be certified yet."),
-    seed: int = typer.Option(0, "--seed", metavar="N", help="Seed of the random sample."),
+    target_recall: float = typer.Option(0.95, "--target-recall", metavar="RECALL", help=TARGET_HELP),
+    confidence: float = typer.Option(0.95, "--confidence", metavar="LEVEL", help=CONFIDENCE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the decision, estimate, forecast and evidence as one JSON object."),
+    draw_sample: bool = typer.Option(False, "--draw-sample", help="On CONTINUE, draw the random certification sample the forecast names and hand it out as the next batch (needs --out)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE", help="File for the certification sample (.csv, .tsv, .xlsx or .ris); only with --draw-sample."),
+    seed: int = typer.Option(0, "--seed", metavar="N", help="Seed of the certification sample."),
 ) -> None:
-    """Decide whether screening can stop; otherwise write the random sample that would certify it."""
-    from prioritiser.status import decide_stop
+    """Whether screening may stop under the default rule: exit status 0 STOP, 1 CONTINUE, 2 or more an error.
 
-    with open_project(directory) as project:
-        decision = decide_stop(project, target_recall, confidence, out, seed=seed)
-    evidence = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in decision["evidence"].items())
-    if decision["stop"]:
-        console.print(f"[bold green]STOP[/bold green]: {decision['rule']} shows recall >= {target_recall:.0%} "
-                      f"with {confidence:.0%} confidence ({evidence}).")
-        return
-    if decision.get("reopened_by_qa"):
-        console.print("[bold red]Screening is reopened[/bold red]: the quality-control sample found includes "
-                      f"(record ids {decision['reopened_by_qa']}).")
-    console.print(f"[bold]CONTINUE[/bold]: {decision['rule']} cannot yet show recall >= {target_recall:.0%} "
-                  f"with {confidence:.0%} confidence ({evidence}).")
-    if decision.get("sample_file"):
-        console.print(f"Screen the {decision['sample_size']:,} randomly drawn unscreened records in "
-                      f"{decision['sample_file']}, import them with 'prioritiser label', then run 'stop' again.",
-                      markup=False, highlight=False)
+    A check: it changes nothing and writes no file, unless --draw-sample asks for a certification sample."""
+    from prioritiser.status import decide_stop, draw_certification_sample
+
+    if draw_sample and out is None:
+        raise fail("--draw-sample needs --out FILE for the sample, e.g. --out certify.csv")
+    if out is not None and not draw_sample:
+        raise fail("--out is only for --draw-sample (stop writes no file otherwise)")
+    with open_project(directory, read_only=not draw_sample) as project:
+        decision = decide_stop(project, target_recall, confidence)
+        if draw_sample and not decision["stop"]:
+            decision["sample"] = draw_certification_sample(project, out, target_recall, confidence, seed)
+    if as_json:
+        typer.echo(json.dumps(decision, default=str))
+    else:
+        print_lines(decision["summary"])
+        if decision["counts"]["unlabelled"]:
+            print_lines(stopping_lines(decision, directory)[1:])
+        sample = decision.get("sample")
+        if sample and sample["records"]:
+            console.print(f"Certification sample of {sample['records']:,} records written to {out}: screen all of them "
+                          f"and import them with 'prioritiser label {directory} {out}', then run 'prioritiser stop' "
+                          f"again before ranking. {sample['proves']}", markup=False, highlight=False)
+    raise typer.Exit(decision["exit_status"])
 
 
 @command("simulate", example="prioritiser simulate labelled.csv --out sim-output --seed 1")
@@ -408,27 +439,44 @@ def demo_cmd(
     simulate_cmd(example_dataset(), out, "", seed, "default", [], 1, False, True)
 
 
-@command("audit", example="prioritiser audit review --out audit-pack --qa-sample 100")
+@command("audit", example="prioritiser audit review --out audit-pack --qa-power 0.8 --qa-missed 2")
 def audit_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),
     out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Directory for the audit pack (created when missing)."),
-    qa_sample: int = typer.Option(0, "--qa-sample", metavar="N", help="Also draw N model-excluded records at random for a quality-control check, written to qa_sample.csv (label it like any batch)."),
+    qa_sample: int = typer.Option(0, "--qa-sample", metavar="N", help="Also draw N model-excluded records at random for a quality-control check, written to qa_sample.csv (label it like any batch); says what it can detect."),
+    qa_power: Optional[float] = typer.Option(None, "--qa-power", metavar="POWER", help="Suggest the QA sample size with this chance (0-1) of showing an include if --qa-missed were missed."),
+    qa_missed: int = typer.Option(2, "--qa-missed", metavar="K", help="Missed includes the suggested QA sample should detect (with --qa-power)."),
+    target_recall: float = typer.Option(0.95, "--target-recall", metavar="RECALL", help=TARGET_HELP),
+    confidence: float = typer.Option(0.95, "--confidence", metavar="LEVEL", help=CONFIDENCE_HELP),
     seed: int = typer.Option(0, "--seed", metavar="N", help="Seed of the quality-control sample."),
 ) -> None:
-    """Write the audit pack: model exclusions, label history, stopping evidence, PRISMA counts, manifest and report.html."""
-    from prioritiser.audit import write_audit
+    """Write the audit pack: model exclusions, label history, stopping evidence, PRISMA counts, manifest and report.html.
 
-    with open_project(directory) as project:
-        summary = write_audit(project, out, qa_sample=qa_sample, seed=seed)
+    Changes nothing in the project unless --qa-sample draws a sample."""
+    from prioritiser.audit import write_audit
+    from prioritiser.audit.qa import suggest_qa_size
+
+    with open_project(directory, read_only=not qa_sample) as project:
+        suggestion = suggest_qa_size(project, qa_power, qa_missed) if qa_power is not None else None
+        summary = write_audit(project, out, qa_sample=qa_sample, seed=seed, target_recall=target_recall,
+                              confidence=confidence)
     if summary.qa_includes:
-        console.print(f"[bold red]WARNING:[/bold red] the quality-control sample holds {len(summary.qa_includes)} "
-                      f"include(s) (record ids {', '.join(map(str, summary.qa_includes[:10]))}): screening is reopened.")
-    console.print(f"Audit of iteration {summary.iteration_id} written to {out}/: {', '.join(summary.files)}. "
-                  f"{summary.n_excluded_by_model:,} records were excluded by the model (never screened by a human).",
+        err_console.print(f"WARNING: the quality-control sample holds {len(summary.qa_includes)} include(s) (record "
+                          f"ids {', '.join(map(str, summary.qa_includes[:10]))}): screening is reopened.",
+                          markup=False, highlight=False)
+    console.print(f"Audit written to {out}/: {', '.join(summary.files)}. {summary.n_excluded_by_model:,} records were "
+                  f"excluded by the model (never screened by a human).", markup=False, highlight=False)
+    stopping = summary.stopping
+    console.print(f"{stopping['decision']} by rule {stopping['rule']} (target recall {stopping['target_recall']:.0%}, "
+                  f"confidence {stopping['confidence']:.0%}), evaluated now. {stopping['estimate_text']}",
                   markup=False, highlight=False)
     if summary.qa_sample_size:
-        console.print(f"Screen the {summary.qa_sample_size:,} records in {out / 'qa_sample.csv'} and import them with "
-                      f"'prioritiser label {directory} {out / 'qa_sample.csv'}'.", markup=False, highlight=False)
+        console.print(f"{summary.qa_detection['statement']} Screen the {summary.qa_sample_size:,} records in "
+                      f"{out / 'qa_sample.csv'} and import them with 'prioritiser label {directory} "
+                      f"{out / 'qa_sample.csv'}'.", markup=False, highlight=False)
+    if suggestion is not None:
+        console.print(f"{suggestion['statement']} Draw it with: prioritiser audit {directory} --out {out} "
+                      f"--qa-sample {suggestion['size']}", markup=False, highlight=False)
 
 
 @command("reproduce", example="prioritiser reproduce audit-pack --project review")
@@ -477,16 +525,30 @@ def info_cmd(
     console.print(table)
 
 
-@command("check", example="prioritiser check review")
-def check_cmd(directory: Path = typer.Argument(..., help="Project directory.")) -> None:
-    """Check the project's integrity (database, groups, rankings)."""
-    with open_project(directory) as project:
+@command("check", example="prioritiser check review --repair")
+def check_cmd(
+    directory: Path = typer.Argument(..., help="Project directory."),
+    repair: bool = typer.Option(False, "--repair", help="Upgrade a project made by an older prioritiser now, marking void the random batches its 'stop' drew that nobody screened as samples (nothing is deleted, no label is lost)."),
+) -> None:
+    """Check the project's integrity (database, groups, rankings, certification samples); reads only unless --repair."""
+    with open_project(directory, read_only=not repair) as project:
         problems = project.check()
         info = project.info()
+        void = [b for b in project.batches("random") if b["void"]]
+        upgraded_from = project.migrated_from
     if problems:
         for problem in problems:
             err_console.print(f"problem: {problem}", markup=False, highlight=False)
         raise fail(f"{directory}: {len(problems)} integrity problems", 3)
+    if upgraded_from is not None:
+        done = "was upgraded" if repair else f"needs an upgrade: run 'prioritiser check {directory} --repair'"
+        console.print(f"{directory}: made by an older prioritiser (schema {upgraded_from}); it {done}. "
+                      f"{len(void):,} random batches drawn by 'stop' were never screened as samples"
+                      f"{' and are marked void' if repair else ' and would be marked void'} (kept, not deleted).",
+                      markup=False, highlight=False)
+    for batch in void if repair or upgraded_from is not None else []:
+        console.print(f"  random batch {batch['batch_id']} ({len(batch['group_ids']):,} records, drawn "
+                      f"{batch['created_at']}): {batch['void']}", markup=False, highlight=False)
     console.print(f"{directory}: ok ({info['records']:,} records, {info['label_events']:,} label events, "
                   f"{info['iterations']:,} iterations)", markup=False, highlight=False)
 

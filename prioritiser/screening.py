@@ -11,17 +11,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from prioritiser.batches import batch_frame, check_output, default_batch_file, hand_out
 from prioritiser.errors import UserError
-from prioritiser.learning import Ranker
-from prioritiser.learning.explain import percentiles
 from prioritiser.progress import step
 from prioritiser.records import EXCLUDE, INCLUDE
 from prioritiser.store import Iteration, Project, config_hash, now_iso
+
+if TYPE_CHECKING:  # the model (scikit-learn) loads only when something is ranked, not for status/stop
+    from prioritiser.learning import Ranker
 
 
 @dataclass
@@ -147,6 +149,8 @@ def explanation_frame(state: ScreeningState | None, ranks, n_ranked: int, reason
     ``reasons`` (:meth:`Ranker.explain` on ``state``'s texts; None for a query ranking: no
     model to explain) the terms that pushed it up and the most similar include (its group id
     and title)."""
+    from prioritiser.learning.explain import percentiles
+
     frame = pd.DataFrame({"percentile": percentiles(ranks, n_ranked)})
     if reasons is None:
         frame["top_terms"] = ""
@@ -160,27 +164,53 @@ def explanation_frame(state: ScreeningState | None, ranks, n_ranked: int, reason
     return frame
 
 
-def screening_history(project: Project, state: ScreeningState, scores: np.ndarray | None = None):
-    """The screening so far as the stopping rules read it (maybe counts as relevant).
+def screening_history(project: Project, state: ScreeningState | None = None, scores: np.ndarray | None = None,
+                      up_to_event: int | None = None):
+    """The screening so far (up to ``state``'s last label event, else ``up_to_event``, else the
+    latest) as the stopping rules read it (maybe counts as relevant).
 
     Priors (``n_prior``) are the groups decided before the first ranking existed, i.e. with a
     first decision no later than the first iteration's last label event: no ranking chose
     them, so the ranked-window tests leave them out. Before any iteration every decision is
-    a prior."""
+    a prior.
+
+    A group counts as randomly sampled only when it belongs to a certification sample (a
+    ``random`` batch not marked void) and its first decision came in while that sample was
+    the open batch: after the sample was handed out and no later than the next batch was
+    (handing out a ranked batch closes an open sample)."""
     from prioritiser.stopping import ScreeningHistory
 
-    random_groups = {int(g) for b in project.batches("random") for g in b["group_ids"]}
-    labels = [0 if state.decisions[g] == EXCLUDE else 1 for g in state.screened_order]
+    if state is not None:
+        last, n_total, decisions = state.last_event_id, len(state.group_ids), state.decisions
+    else:
+        last = project.last_event_id() if up_to_event is None else up_to_event
+        n_total, decisions = len(project.group_ids()), project.group_decisions(last)
+    first = project.first_decisions(last)
+    sampled = randomly_sampled(project, first)
     iterations = project.iterations()
-    prior_until = state.last_event_id if not iterations else min(iterations[0].last_event_id, state.last_event_id)
-    n_prior = len(project.screening_order(prior_until))
+    prior_until = last if not iterations else min(iterations[0].last_event_id, last)
     return ScreeningHistory(
-        n_total=len(state.group_ids),
-        labels=np.asarray(labels, dtype=np.int64),
-        sampled_randomly=np.asarray([g in random_groups for g in state.screened_order], dtype=bool),
+        n_total=n_total,
+        labels=np.asarray([0 if decisions[g] == EXCLUDE else 1 for g in first], dtype=np.int64),
+        sampled_randomly=np.asarray([g in sampled for g in first], dtype=bool),
         scores=scores,
-        n_prior=min(int(n_prior), len(labels)),
+        n_prior=sum(e <= prior_until for e in first.values()),
     )
+
+
+def randomly_sampled(project: Project, first_decisions: dict[int, int]) -> set[int]:
+    """Groups (of ``first_decisions``: group -> event id of its first decision) that count as
+    randomly sampled: see :func:`screening_history`."""
+    sampled: set[int] = set()
+    for batch in project.batches("random"):
+        if batch["void"]:
+            continue
+        start, end = batch["last_event_id"], batch["closed_at_event"]
+        for g in project.current_groups(batch["group_ids"]):
+            e = first_decisions.get(g)
+            if e is not None and e > start and (end is None or e <= end):
+                sampled.add(g)
+    return sampled
 
 
 def stopping_estimates(project: Project, state: ScreeningState, scores: np.ndarray | None, rules=None) -> dict:
@@ -232,6 +262,8 @@ def rank_project(
         check_output(out)
     if query is not None and not query.strip():
         raise UserError("--query is empty: give the research question, e.g. --query \"virus metagenomics in pigs\"")
+    from prioritiser.learning import Ranker
+
     ranker = Ranker.from_preset(model, **(overrides or {}))
     if seed is not None:
         ranker.set_params(seed=seed)
@@ -288,6 +320,8 @@ def explain_iteration(project: Project, iteration: Iteration, limit: int = EXPLA
     frame.index = pd.Index(iteration.group_ids, name="group_id")
     if iteration.kind == "query" or n == 0:
         return frame
+    from prioritiser.learning import Ranker
+
     ranker = Ranker.from_config(iteration.config)
     state = screening_state(project, iteration.last_event_id)
     idx, y = state.training

@@ -95,17 +95,19 @@ def test_status_and_stop(example_project, tmp_path):
     result = invoke("status", example_project, "--json")
     status = json.loads(result.output)
     assert status["counts"]["records"] == 500
-    rules = {r["rule"] for r in status["estimates"]["rules"]}
-    assert len(rules) >= 4 and sum(r["default"] for r in status["estimates"]["rules"]) == 1
+    rules = {r["rule"] for r in status["rules"]}
+    assert len(rules) >= 4 and sum(r["default"] for r in status["rules"]) == 1
+    result = runner.invoke(app, ["stop", str(example_project), "--target-recall", "0.95", "--confidence", "0.95"])
+    assert result.exit_code == 1 and "CONTINUE" in result.output
     sample = tmp_path / "certify.csv"
-    result = invoke("stop", example_project, "--target-recall", 0.95, "--confidence", 0.95, "--out", sample)
-    assert "CONTINUE" in result.output
+    result = runner.invoke(app, ["stop", str(example_project), "--draw-sample", "--out", str(sample)])
+    assert result.exit_code == 1 and "Certification sample of" in result.output
     drawn = pd.read_csv(sample, encoding="utf-8-sig")
     assert len(drawn) > 0 and drawn.record_id.is_unique
     with Project(example_project) as project:
         screened = set(project.group_decisions())
         assert not screened & set(drawn.record_id)
-        assert project.latest_stop_decision()["stop"] is False
+        assert project.batches()[-1]["kind"] == "random"
 
 
 def test_simulate_with_stopping_writes_order_metrics_plot_and_rules(tmp_path):

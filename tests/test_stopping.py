@@ -10,13 +10,14 @@ import pytest
 from scipy.stats import hypergeom
 
 from prioritiser.package_data import data_dir
-from prioritiser.stopping import (RULES, ConsecutiveIrrelevantRule, KneeRule, RankedStatisticalRule, ScreeningHistory,
+from prioritiser.stopping import (RULES, BiasedUrnRule, ConsecutiveIrrelevantRule, LowerBoundRule, KneeRule, RankedStatisticalRule, ScreeningHistory,
                                   StatisticalRule, default_rule, default_rules, estimate, evaluate_all, next_action,
                                   samples_needed)
+from prioritiser.stopping import detection_power, forecast, qa_sample_size, qa_statement, ranked_to_stop
 from prioritiser.stopping.simulation import StoppingMonitor
 from prioritiser.stopping.estimate import window_levels
 from prioritiser.stopping.windows import ranked_windows, window_stats
-from prioritiser.stopping.urn import (hypergeom_cdf_short_tail, recall_p_value, sample_needed, target_remaining,
+from prioritiser.stopping.urn import (biased_cdf, hypergeom_cdf_short_tail, recall_p_value, sample_needed, target_remaining,
                                      urn_upper_bound)
 
 
@@ -211,7 +212,7 @@ def test_next_action_certifies_with_random_samples_then_stops():
 
 def test_default_rule_stops_when_the_lower_bound_reaches_the_target():
     rule = default_rule()
-    assert rule.name == "lower-bound"
+    assert rule.name == "biased-urn" and isinstance(rule, BiasedUrnRule)
     for n_zeros in (300, 1500, 2900):
         history = ScreeningHistory(3000, np.r_[np.ones(40), np.zeros(n_zeros)])
         verdict, est = rule.evaluate(history), estimate(history)
@@ -234,7 +235,7 @@ def test_lower_bound_windows_split_alpha_by_weights_over_k():
     # 30 includes in the first 60 ranked records, then 700 excludes; 1000 records in all
     labels = np.r_[1, 0, np.tile([1, 0], 30), np.zeros(700)]
     history = ScreeningHistory(1000, labels, n_prior=2)
-    est = estimate(history)
+    est = estimate(history, odds=1.0)
     lengths, k, urn, _ = ranked_windows(history)
     # the window with k relevant records is tested at 0.05 / ((k + 1)(k + 2)); the levels sum to 0.05
     expected = min(int(urn_upper_bound(kk, u, n, 0.05 / ((kk + 1) * (kk + 2)))) - kk for n, kk, u in zip(lengths, k, urn))
@@ -243,14 +244,14 @@ def test_lower_bound_windows_split_alpha_by_weights_over_k():
     assert window_levels(0.05, 10_000).sum() == pytest.approx(0.05, rel=1e-3) and window_levels(0.05, 10_000).sum() < 0.05
     # a window with a few includes can decide when the tail is flat but long
     flat = np.r_[1, 0, np.ones(40), np.tile(np.r_[1, np.zeros(99)], 8), np.zeros(20)]
-    est = estimate(ScreeningHistory(3000, flat, n_prior=2))
+    est = estimate(ScreeningHistory(3000, flat, n_prior=2), odds=1.0)
     assert est["window_k"] > 0
 
 
 def test_default_rule_stop_keeps_its_level_on_random_orders():
     """The least favourable case: a ranking no better than chance. Followed record by record,
-    the default rule must stop short of the target in at most alpha of the runs."""
-    rule = default_rule()
+    the lower-bound rule must stop short of the target in at most alpha of the runs."""
+    rule = LowerBoundRule()
     short = runs = 0
     for seed in range(100):
         for relevant in (8, 30):
@@ -320,3 +321,99 @@ def test_screening_history_marks_decisions_before_the_first_ranking_as_priors(tm
         history = screening_history(project, screening_state(project))
     assert history.n_prior == first and history.n_screened == first + 10
     assert len(history.ranked_labels) == 10
+
+
+def test_biased_cdf_matches_scipy_fisher_and_the_hypergeometric_at_odds_one():
+    from scipy.stats import nchypergeom_fisher
+
+    for k, urn, relevant, n, odds in [(0, 100, 3, 20, 5.0), (2, 500, 7, 100, 10.0), (1, 50, 4, 40, 2.0), (3, 60, 30, 45, 1.5)]:
+        assert biased_cdf(k, urn, relevant, n, odds) == pytest.approx(nchypergeom_fisher.cdf(k, urn, relevant, n, odds))
+        assert biased_cdf(k, urn, relevant, n, 1.0) == pytest.approx(hypergeom.cdf(k, urn, relevant, n))
+    # the bound at odds > 1 is the largest K the biased test keeps
+    k, urn, n, alpha = 0, 1000, 300, 0.025
+    bound = int(urn_upper_bound(k, urn, n, alpha, 3.0))
+    assert nchypergeom_fisher.cdf(k, urn, bound, n, 3.0) >= alpha > nchypergeom_fisher.cdf(k, urn, bound + 1, n, 3.0)
+    assert bound < int(urn_upper_bound(k, urn, n, alpha))
+
+
+def test_biased_urn_fast_verdict_matches_its_bound_and_odds_one_is_lower_bound():
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        n_total = int(rng.integers(200, 1500))
+        screened = int(rng.integers(20, n_total))
+        rate = np.linspace(0.5, 0.0, screened - 2) ** rng.uniform(1, 4)
+        labels = np.r_[1, 0, (rng.random(screened - 2) < rate).astype(int)]
+        history = ScreeningHistory(n_total, labels, n_prior=2)
+        for odds in (1.0, 1.5, 4.0):
+            rule = BiasedUrnRule(odds=odds)
+            verdict = rule.evaluate(history)
+            assert rule.stops(history) == verdict.stop
+            assert verdict.stop == (estimate(history, odds=odds)["recall_lower_95"] >= 0.95)
+        assert BiasedUrnRule(odds=1.0).evaluate(history).evidence == LowerBoundRule().evaluate(history).evidence
+        # more faith in the ranking never lowers the recall bound
+        lows = [estimate(history, odds=o)["recall_lower_95"] for o in (1.0, 1.5, 4.0)]
+        assert lows == sorted(lows)
+
+
+def test_every_rule_states_its_assumption_in_one_sentence():
+    history = ScreeningHistory(500, np.r_[1, 0, np.ones(10), np.zeros(100)], n_prior=2)
+    for row in evaluate_all(history):
+        assert isinstance(row["assumption"], str) and row["assumption"].count(". ") == 0 and row["assumption"].endswith(".")
+    for cls in RULES.values():
+        assert cls().assumption
+    assert "1.5 times" in BiasedUrnRule(odds=1.5).assumption
+    with pytest.raises(ValueError):
+        BiasedUrnRule(odds=0.5)
+
+
+def test_estimate_says_too_early_then_gives_an_interval_and_never_100_percent():
+    early = estimate(ScreeningHistory(2000, np.r_[1, 0, 1, np.zeros(20)], n_prior=2))
+    assert early["too_early"]
+    rng = np.random.default_rng(0)
+    labels = np.r_[1, 0, (rng.random(1198) < np.linspace(0.3, 0.0, 1198) ** 2).astype(int)]
+    for s in (300, 800, 1199):
+        est = estimate(ScreeningHistory(1200, labels[:s], n_prior=2))
+        json.dumps(est)
+        assert not est["too_early"]
+        assert est["recall_lower_95"] <= est["estimated_recall"] <= est["recall_upper"] <= 1
+        assert est["remaining_lower"] <= est["estimated_remaining"] <= est["remaining_upper_95"]
+        if est["remaining_upper_95"] > 0:  # a point estimate of 100% only when the bound itself says none is left
+            assert est["estimated_recall"] < 1 and est["estimated_remaining"] >= 0.5
+    assert estimate(ScreeningHistory(1200, labels))["estimated_recall"] == 1.0
+
+
+def test_forecast_counts_the_excludes_the_default_rule_needs():
+    from prioritiser.stopping.forecast import _with_excludes
+
+    history = ScreeningHistory(2000, np.r_[1, 0, np.ones(30), np.zeros(300)], n_prior=2)
+    rule = default_rule()
+    needed = ranked_to_stop(history)
+    assert needed and not rule.evaluate(_with_excludes(history, needed - 1)).stop
+    assert rule.evaluate(_with_excludes(history, needed)).stop
+    assert ranked_to_stop(_with_excludes(history, needed)) == 0
+    # a more lenient target needs fewer
+    assert ranked_to_stop(history, BiasedUrnRule(target_recall=0.8)) < needed
+    plan = forecast(history)
+    assert plan["ranked_to_stop"] == needed and plan["sample_size"] == samples_needed(history)
+    assert f"{plan['sample_size']:,}" in plan["sample_proves"]
+    # nothing ranked yet beyond the priors and a tiny pool: no ranked stop before the end
+    assert ranked_to_stop(ScreeningHistory(10, np.r_[1, 0, 1, 1, 1], n_prior=2)) is None
+
+
+def test_qa_power_is_the_hypergeometric_chance_of_seeing_one_missed_include():
+    # by hand: 1 - C(M - k, n) / C(M, n)
+    for n, m, k in [(20, 557, 2), (50, 300, 1), (10, 10, 1), (0, 100, 5)]:
+        assert detection_power(n, m, k) == pytest.approx(1 - math.comb(m - k, n) / math.comb(m, n))
+    assert detection_power(20, 557, 2) == pytest.approx(0.0706, abs=1e-3)
+    # against simulation
+    rng = np.random.default_rng(0)
+    pool = np.r_[np.ones(3), np.zeros(197)]
+    hits = np.mean([rng.choice(pool, 40, replace=False).sum() > 0 for _ in range(4000)])
+    assert hits == pytest.approx(detection_power(40, 200, 3), abs=0.03)
+    for m, k, power in [(557, 2, 0.8), (1000, 10, 0.95), (50, 1, 0.5)]:
+        n = qa_sample_size(m, k, power)
+        assert detection_power(n, m, k) >= power > detection_power(n - 1, m, k)
+    assert qa_sample_size(100, 0, 0.9) == 100
+    assert "7% chance" in qa_statement(20, 557, 2)
+    with pytest.raises(ValueError):
+        detection_power(30, 20, 1)

@@ -52,6 +52,8 @@ class AuditSummary:
     stop: bool | None
     qa_sample_size: int = 0
     qa_includes: list[int] = field(default_factory=list)
+    qa_detection: dict | None = None
+    stopping: dict = field(default_factory=dict)
 
 
 def excluded_by_model(project: Project) -> pd.DataFrame:
@@ -110,33 +112,46 @@ def prisma_counts(project: Project) -> dict:
             "groups_screened": sum(r["screened"] for r in rounds),
             "includes_found": sum(len(r["includes"]) for r in rounds),
             "open_findings": qa_findings(project),
+            "samples": [{"batch_id": r["batch_id"], "sampled": r["sampled"], "screened": r["screened"],
+                         "includes": len(r["includes"]), "pool": r["pool"], "detection": r["detection"]}
+                        for r in rounds],
         },
     }
 
 
-def stopping_record(project: Project, latest: Iteration) -> dict:
-    """The stopping decision in force: the last ``prioritiser stop`` verdict when there is one,
-    else the default rule's verdict at the latest iteration. ``recorded_stop`` is that verdict as
-    recorded; ``stop`` is the decision in force: open QA findings overrule a recorded stop."""
-    rules = latest.estimates.get("rules", [])
-    stored = project.latest_stop_decision()
-    if stored is not None:
-        chosen = stored
-        source = {"source": "prioritiser stop", "decided_at": stored["created_at"],
-                  "last_event_id": stored["last_event_id"]}
-        estimate = stored.get("estimates")
-    else:
-        chosen = next((r for r in rules if r.get("default")), rules[0] if rules else {})
-        source = {"source": f"iteration {latest.iteration_id}", "decided_at": latest.created_at,
-                  "last_event_id": latest.last_event_id}
-        estimate = latest.estimates.get("estimate")
-    findings = qa_findings(project)
-    rule_stop = chosen.get("stop")
+def stopping_record(project: Project, latest: Iteration, target_recall: float = 0.95,
+                    confidence: float = 0.95) -> dict:
+    """The stopping evidence, evaluated at audit time on the decisions in force (nothing stored
+    earlier is trusted): what ``prioritiser stop`` answers now (see
+    :func:`prioritiser.status.stopping_report`: the default rule, target, confidence,
+    assumption, verdict, evidence, estimate, forecast and the certification samples with what
+    of each counts), every rule's verdict on the same decisions (``rules``), and the default
+    rule's verdict and estimate at each ranking (``by_iteration``), each recomputed from the
+    decisions up to that iteration's last label event, so that every verdict names the
+    iteration and decisions it belongs to."""
+    from prioritiser.screening import screening_history
+    from prioritiser.status import stopping_report
+    from prioritiser.stopping import default_rule, default_rules, estimate, evaluate_all
+
+    history_now = screening_history(project)
+    report = stopping_report(project, target_recall, confidence, history=history_now)
+    rule = default_rule(target_recall, confidence)
+    by_iteration = []
+    for it in project.iterations():
+        history = screening_history(project, up_to_event=it.last_event_id)
+        est = estimate(history, confidence)
+        by_iteration.append({
+            "iteration_id": it.iteration_id, "created_at": it.created_at, "last_event_id": it.last_event_id,
+            "screened": est["screened"], "includes_found": est["includes_found"], "too_early": est["too_early"],
+            "estimated_recall": est["estimated_recall"], "recall_lower_95": est["recall_lower_95"],
+            "recall_upper": est["recall_upper"], "estimated_remaining": est["estimated_remaining"],
+            "remaining_upper_95": est["remaining_upper_95"], "stop": bool(rule.evaluate(history).stop),
+        })
     return {
-        "rule": chosen.get("rule"), "parameters": chosen.get("parameters", {}), "evidence": chosen.get("evidence", {}),
-        "recorded_stop": rule_stop, "stop": bool(rule_stop) and not findings, "reopened_by_qa": findings,
-        **source, "labels_since": project.last_event_id() - source["last_event_id"], "estimate": estimate,
-        "iteration_id": latest.iteration_id, "rules_at_iteration": rules,
+        **report, "evaluated_at": now_iso(), "latest_iteration_id": latest.iteration_id,
+        "labels_since_latest_iteration": project.last_event_id() - latest.last_event_id,
+        "rules": evaluate_all(history_now, default_rules(target_recall, confidence)),
+        "by_iteration": by_iteration,
     }
 
 
@@ -194,10 +209,13 @@ def build_manifest(project: Project, latest: Iteration, out_dir: Path, files: di
     }
 
 
-def write_audit(project: Project, out_dir: str | Path, qa_sample: int = 0, seed: int = 0) -> AuditSummary:
+def write_audit(project: Project, out_dir: str | Path, qa_sample: int = 0, seed: int = 0,
+                target_recall: float = 0.95, confidence: float = 0.95) -> AuditSummary:
     """Write the audit pack of ``project`` into ``out_dir`` (created when missing; files of the
     same names are replaced). ``qa_sample > 0`` also draws that many model-excluded groups as
-    a recorded QA batch (seeded by ``seed``) into ``qa_sample.csv``.
+    a recorded QA batch (seeded by ``seed``) into ``qa_sample.csv``; otherwise nothing in the
+    project changes. The stopping evidence is evaluated now at ``target_recall`` and
+    ``confidence`` (see :func:`stopping_record`).
 
     Files: excluded_by_model.csv/.ris, labels_history.csv, stopping.json, prisma.json,
     report.html, [qa_sample.csv], and manifest.json last, holding the SHA-256 of the others.
@@ -211,17 +229,18 @@ def write_audit(project: Project, out_dir: str | Path, qa_sample: int = 0, seed:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
-    qa_rows = 0
+    qa_rows, qa_detection = 0, None
     if qa_sample:
         frame = draw_qa_sample(project, qa_sample, seed, out=out / "qa_sample.csv")
         written.append("qa_sample.csv")
         qa_rows = len(frame)
+        qa_detection = qa_rounds(project)[-1]["detection"]
     excluded = excluded_by_model(project)
     for name in ("excluded_by_model.csv", "excluded_by_model.ris"):
         write_table(excluded, out / name)
     write_table(labels_history(project), out / "labels_history.csv")
     written += ["excluded_by_model.csv", "excluded_by_model.ris", "labels_history.csv"]
-    stopping = stopping_record(project, latest)
+    stopping = stopping_record(project, latest, target_recall, confidence)
     prisma = prisma_counts(project)
     for name, payload in (("stopping.json", stopping), ("prisma.json", prisma)):
         (out / name).write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
@@ -234,5 +253,5 @@ def write_audit(project: Project, out_dir: str | Path, qa_sample: int = 0, seed:
     return AuditSummary(
         out_dir=out, files=[*written, "manifest.json"], iteration_id=latest.iteration_id,
         n_excluded_by_model=len(excluded), prisma=prisma, stop=stopping["stop"], qa_sample_size=qa_rows,
-        qa_includes=qa_findings(project),
+        qa_includes=qa_findings(project), qa_detection=qa_detection, stopping=stopping,
     )

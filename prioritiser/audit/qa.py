@@ -21,17 +21,64 @@ from prioritiser.records import INCLUDE
 from prioritiser.store import Project
 
 
+#: Numbers of missed includes for which a QA sample's detection power is stated.
+QA_MISSED = (1, 2, 5)
+#: Below this chance of showing an include if 2 were missed, a QA sample without includes is weak evidence.
+WEAK_POWER = 0.8
+
+
+def qa_detection(sample: int, pool: int) -> dict:
+    """What a QA sample of ``sample`` records drawn from ``pool`` model-excluded ones can detect:
+    ``power`` (for k in :data:`QA_MISSED`, the chance of at least one include in it if k of
+    the pool were includes; :func:`prioritiser.stopping.detection_power`) and ``statement``, a
+    sentence that says whether finding none is weak evidence."""
+    from prioritiser.stopping import detection_power
+
+    sample = min(sample, pool)
+    power = {k: detection_power(sample, pool, k) for k in QA_MISSED if k <= pool}
+    chances = ", ".join(f"{p:.0%} if {k} were missed" for k, p in power.items())
+    weak = power.get(2, 1.0) < WEAK_POWER
+    return {"sample": sample, "pool": pool, "power": {str(k): p for k, p in power.items()}, "weak": weak,
+            "statement": (f"A random sample of {sample:,} of the {pool:,} model-excluded records shows at least one "
+                          f"include with chance {chances}"
+                          + (": finding none there is weak evidence that nothing was missed." if weak else "."))}
+
+
+def suggest_qa_size(project: Project, power: float, missed: int) -> dict:
+    """The QA sample size whose chance of showing an include reaches ``power`` if ``missed`` of
+    the records now unscreened were includes (:func:`prioritiser.stopping.qa_sample_size`)."""
+    from prioritiser.stopping import qa_sample_size
+
+    if not 0 < power < 1 or missed < 1:
+        raise UserError(f"--qa-power ({power}) must lie strictly between 0 and 1 and --qa-missed ({missed}) be at least 1")
+    pool = _unscreened_count(project)
+    if pool == 0:
+        raise UserError(f"{project.path}: every record has a decision; there is nothing for a QA sample")
+    size = qa_sample_size(pool, min(missed, pool), power)
+    return {"size": size, "pool": pool, "power": power, "missed": missed,
+            "statement": f"A QA sample of {size:,} of the {pool:,} model-excluded records has a {power:.0%} chance "
+                         f"of showing at least one include if {missed:,} were missed."}
+
+
+def _unscreened_count(project: Project, up_to_event: int | None = None) -> int:
+    return len(project.group_ids()) - len(project.group_decisions(up_to_event))
+
+
 def qa_rounds(project: Project) -> list[dict]:
-    """Every QA round, oldest first: its batch, groups sampled, screened so far and findings."""
+    """Every QA round, oldest first: its batch, groups sampled, screened so far, findings, the
+    model-excluded groups it was drawn from (``pool``) and what it could detect (``detection``,
+    see :func:`qa_detection`)."""
     decisions = project.group_decisions()
     rounds = []
     for batch in project.batches("qa"):
         groups = project.current_groups(batch["group_ids"])
+        pool = max(_unscreened_count(project, batch["last_event_id"]), len(groups))
         rounds.append({
             "batch_id": batch["batch_id"], "created_at": batch["created_at"], "seed": batch["seed"],
             "iteration_id": batch["iteration_id"], "sampled": len(groups),
             "screened": sum(g in decisions for g in groups),
             "includes": sorted({g for g in groups if decisions.get(g) == INCLUDE}),
+            "pool": pool, "detection": qa_detection(len(groups), pool),
         })
     return rounds
 

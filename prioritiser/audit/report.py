@@ -72,45 +72,45 @@ def _table(header: list[str], rows: list[list], numeric: set[int] = frozenset(),
     return f'<table{f" class={css}" if css else ""}>{cols}<tr>{head}</tr>{body}</table>'
 
 
-def estimate_band(estimate: dict) -> tuple[float, float, float] | None:
-    """Estimated total includes (point, low, high) from a stored estimate: the includes found plus
-    the estimated remaining, between the includes found and found + the upper bound on the remaining."""
-    if not estimate:
-        return None
-    found = float(estimate["includes_found"])
-    return found + float(estimate["estimated_remaining"]), found, found + float(estimate["remaining_upper_95"])
-
-
-def recall_figure(project: Project, screened: pd.DataFrame) -> str:
+def recall_figure(stopping: dict, screened: pd.DataFrame) -> str:
+    """Includes found against records screened, each ranking's estimate of the total with its
+    interval (from ``stopping["by_iteration"]``, then the estimate at audit time; too-early
+    estimates left out), the number of includes the target asks for at the estimate at audit
+    time, and where the default rule first said stop."""
     x, found = recall_curve(screened)
     fig = Figure(figsize=(9, 4.2))
     ax = fig.subplots()
     ax.step(x, found, where="post", color="#1f4e9c", label="includes found")
-    points, confidence = [], 0.95
-    for it in project.iterations():
-        estimate = it.estimates.get("estimate", {})
-        band = estimate_band(estimate)
-        if band is not None:
-            points.append((it.n_labelled, *band))
-            confidence = estimate.get("confidence", confidence)
+    rows = [h for h in [*stopping.get("by_iteration", []), stopping["estimate"]] if not h["too_early"]]
+    top = max(found.max(initial=0), 1) * 1.5 + 1
     clipped = False
-    if points:
-        points.append((max(len(x), points[-1][0]), *points[-1][1:]))  # the last estimate holds to the end
-        n, point, low, high = map(np.asarray, zip(*points))
-        top = min(high.max(), 2 * max(found.max(initial=0), point.max()) + 5) * 1.1 + 1
+    if rows:
+        n = np.array([h["screened"] for h in rows] + [max(len(x), rows[-1]["screened"])])
+        point = np.array([h["includes_found"] + h["estimated_remaining"] for h in rows])
+        low = np.array([h["includes_found"] for h in rows], dtype=float)
+        high = np.array([h["includes_found"] + h["remaining_upper_95"] for h in rows], dtype=float)
+        point, low, high = (np.append(a, a[-1]) for a in (point, low, high))  # the last estimate holds to the end
+        top = max(top, point.max() * 1.2 + 1)
         clipped = high.max() > top
-        ax.fill_between(n, low, high, step="post", color="#e69f00", alpha=0.25,
-                        label=f"estimated total includes ({confidence:.0%} interval)")
+        ax.fill_between(n, low, np.minimum(high, top), step="post", color="#e69f00", alpha=0.25,
+                        label=f"estimated total includes ({stopping['confidence']:.0%} upper bound)")
         ax.step(n, point, where="post", color="#e69f00", linestyle="--", label="estimated total includes")
-        ax.set_ylim(0, top)
+        goal = stopping["target_recall"] * point[-1]
+        ax.axhline(goal, color="#2e7d32", linestyle=":", label=f"{stopping['target_recall']:.0%} of the estimated total")
+    first_stop = next((h for h in stopping.get("by_iteration", []) if h["stop"]), None)
+    if first_stop is not None:
+        ax.axvline(first_stop["screened"], color="#b00020", linestyle="-.",
+                   label=f"default rule first said stop (iteration {first_stop['iteration_id']})")
+    ax.set_ylim(0, top)
     ax.set_xlabel("records screened (a duplicate group counts once)")
     ax.set_ylabel("includes")
     ax.set_xlim(0, max(len(x), 1))
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left")
-    return _figure(fig, "Recall curve", "Includes found against records screened, in screening order; the band is "
-                   "each iteration's estimate of the total number of includes with its interval"
-                   + (f" (cut off at {top:.0f}; the latest upper bound is in stopping.json)." if clipped else "."))
+    ax.legend(loc="upper left", fontsize=8)
+    return _figure(fig, "Recall curve", "Includes found against records screened, in screening order; the band runs "
+                   "from the includes found to each ranking's upper bound on the total (the last step: now), the dashed "
+                   "line is its point estimate (rankings too early to estimate are left out)"
+                   + (f"; upper bounds above {top:.0f} are cut off (see stopping.json)." if clipped else "."))
 
 
 def batches_figure(screened: pd.DataFrame) -> str:
@@ -194,27 +194,66 @@ def _team_section(screening: dict) -> str:
     return section
 
 
-def _stopping_section(stopping: dict) -> str:
-    verdict = "STOP" if stopping["stop"] else "CONTINUE"
-    overruled = " A stop was recorded, but the quality-control sample reopened screening." if (
-        stopping["recorded_stop"] and stopping["reopened_by_qa"]) else ""
+def _stopping_section(stopping: dict, directory: str) -> str:
+    """The verdict evaluated at audit time with the rule, target, confidence, assumption,
+    estimate, evidence and forecast; every rule on the same decisions; the default rule at
+    each ranking; and the certification samples with what of each counts."""
+    from prioritiser.status import forecast_text, percent
+
+    verdict = stopping["decision"]
+    overruled = (" The rule alone would say stop, but the quality-control sample reopened screening."
+                 if stopping["rule_stop"] and stopping["reopened_by_qa"] else "")
     parts = [
         "<h2>Stopping decision</h2>",
         f'<p><span class="verdict {"stop" if stopping["stop"] else "continue"}">{verdict}</span> '
-        f'by rule <b>{escape(str(stopping["rule"]))}</b>, from {escape(str(stopping["source"]))} '
-        f'({escape(str(stopping["decided_at"]))}).{overruled}</p>',
+        f'by the default rule <b>{escape(str(stopping["rule"]))}</b> at target recall '
+        f'{stopping["target_recall"]:.0%} and confidence {stopping["confidence"]:.0%}, evaluated when this audit was '
+        f'written ({escape(stopping["evaluated_at"])}) on the decisions up to label event '
+        f'{stopping["last_event_id"]:,}; the latest ranking is iteration {stopping["latest_iteration_id"]}.'
+        f"{overruled}</p>",
+        f"<p><b>Assumption.</b> {escape(stopping['assumption'])}</p>",
+        f"<p>{escape(stopping['estimate_text'])}</p>",
+        *[f"<p>{escape(line)}</p>" for line in forecast_text(stopping["forecast"], directory)],
         _table(["parameter", "value"], [[k, v] for k, v in (stopping["parameters"] or {}).items()]),
         _table(["evidence", "value"], [[k, v] for k, v in (stopping["evidence"] or {}).items()], numeric={1}),
     ]
-    rules = stopping.get("rules_at_iteration") or []
+    rules = stopping.get("rules") or []
     if rules:
-        parts.append(f"<p>Every rule at iteration {stopping['iteration_id']}:</p>")
+        parts.append(f"<p>Every rule on the same decisions (up to label event {stopping['last_event_id']:,}):</p>")
         parts.append(_table(
             ["rule", "verdict", "parameters", "evidence"],
             [[r["rule"] + (" (default)" if r.get("default") else ""), "stop" if r["stop"] else "continue",
               ", ".join(f"{k}={_fmt(v)}" for k, v in r.get("parameters", {}).items()),
               ", ".join(f"{k}={_fmt(v)}" for k, v in r.get("evidence", {}).items())] for r in rules],
             css="wide", widths=[22, 10, 30, 38],
+        ))
+    history = stopping.get("by_iteration") or []
+    if history:
+        parts.append("<p>The default rule at each ranking, recomputed now from the decisions up to that ranking's "
+                     "last label event:</p>")
+        parts.append(_table(
+            ["iteration", "decisions up to event", "screened", "includes", "estimated recall", "lower bound",
+             "verdict"],
+            [[h["iteration_id"], h["last_event_id"], h["screened"], h["includes_found"],
+              "too early" if h["too_early"] else percent(h["estimated_recall"]), percent(h["recall_lower_95"]),
+              "stop" if h["stop"] else "continue"] for h in history],
+            numeric={0, 1, 2, 3},
+        ))
+    samples = stopping.get("certification_samples") or []
+    counted = [c for c in samples if not c["void"] and c["screened"]]
+    if counted:
+        parts.append("<p>Random certification samples screened (only records first decided while their sample "
+                     "was the open batch count as randomly sampled):</p>")
+    else:
+        parts.append("<p>No random certification sample was screened: the verdict rests on the ranked screening "
+                     "and the assumption above.</p>")
+    if samples:
+        parts.append(_table(
+            ["batch", "drawn", "records", "screened while open", "includes", "status"],
+            [[c["batch_id"], c["drawn_at"], c["records"], c["screened"], c["includes"],
+              f"void: {c['void']}" if c["void"] else "counted" + (" (still the open batch)" if c["open"] else "")]
+             for c in samples],
+            numeric={0, 2, 3, 4}, css="wide", widths=[8, 18, 10, 12, 10, 42],
         ))
     return "".join(parts)
 
@@ -233,10 +272,13 @@ def _qa_section(project: Project) -> str:
     if not rounds:
         return ("<h2>Quality control</h2><p>No quality-control sample of model-excluded records has been drawn "
                 "(prioritiser audit --qa-sample N).</p>")
-    rows = [[r["batch_id"], r["created_at"], r["seed"], r["sampled"], r["screened"], len(r["includes"]),
+    rows = [[r["batch_id"], r["created_at"], r["seed"], r["sampled"], r["pool"], r["screened"], len(r["includes"]),
              ", ".join(map(str, r["includes"]))] for r in rounds]
     html = "<h2>Quality control</h2>" + _table(
-        ["batch", "drawn", "seed", "sampled", "screened", "includes", "record ids of includes"], rows, numeric={0, 2, 3, 4, 5})
+        ["batch", "drawn", "seed", "sampled", "drawn from", "screened", "includes", "record ids of includes"], rows,
+        numeric={0, 2, 3, 4, 5, 6})
+    html += "".join(f'<p{" class=note" if r["detection"]["weak"] and not r["includes"] else ""}>Batch {r["batch_id"]}: '
+                    f'{escape(r["detection"]["statement"])}</p>' for r in rounds)
     found = [g for r in rounds for g in r["includes"]]
     if found:
         titles = project.titles(found)
@@ -272,10 +314,11 @@ def render_report(project: Project, excluded: pd.DataFrame, prisma: dict, stoppi
             f'<div class="alert"><b>Screening is reopened.</b> The quality-control sample of model-excluded records '
             f"holds {len(stopping['reopened_by_qa'])} include(s) (record ids {escape(ids)}). The model excluded "
             "relevant records: screen further ranked batches, then decide stopping and draw a new QA sample.</div>")
-    if stopping["labels_since"]:
+    if stopping["labels_since_latest_iteration"]:
         alerts.append(
-            f'<div class="note">{stopping["labels_since"]:,} decision(s) were recorded after the stopping verdict '
-            "shown here; run 'prioritiser rank' or 'prioritiser stop' again for an up-to-date verdict.</div>")
+            f'<div class="note">{stopping["labels_since_latest_iteration"]:,} decision(s) were recorded after the '
+            "latest ranking: the stopping verdict below counts them, the model-excluded list is ranked by that "
+            "earlier ranking.</div>")
     sections = [
         f"<h1>Screening audit: {escape(project.path.name)}</h1>",
         f'<p class="meta">Written {escape(manifest["created_at"])} by prioritiser {escape(manifest["prioritiser"])}; '
@@ -283,9 +326,9 @@ def render_report(project: Project, excluded: pd.DataFrame, prisma: dict, stoppi
         f"{escape(str(manifest['preset']))}, configuration {escape(it['config_hash'])}, seed {it['seed']}.</p>",
         *alerts,
         _prisma_section(prisma),
-        _stopping_section(stopping),
+        _stopping_section(stopping, project.path.name),
         "<h2>Screening progress</h2>",
-        recall_figure(project, screened),
+        recall_figure(stopping, screened),
         batches_figure(screened) if len(screened) else "",
         scores_figure(project, screened),
         _excluded_section(excluded),

@@ -41,9 +41,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from scipy.stats import poisson
+
 from prioritiser.stopping.history import ScreeningHistory
 from prioritiser.stopping.urn import significance, urn_upper_bound
 from prioritiser.stopping.windows import ranked_windows
+
+
+MIN_REMAINING = 0.5  # Jeffreys-like half record: an unscreened record may always be relevant
+EARLY_SHARE = 0.05  # the point estimate waits for 5% of the records screened by the ranking ...
+EARLY_FOUND = 2  # ... and two relevant records found by it
 
 
 def _geometric_sum(q: float, start: int, stop: int) -> float:
@@ -90,9 +97,12 @@ def window_levels(alpha: float, count: int) -> np.ndarray:
     return alpha / ((k + 1.0) * (k + 2.0))
 
 
-def remaining_upper(history: ScreeningHistory, confidence: float = 0.95, windows: int = 64) -> tuple[int, dict]:
+def remaining_upper(history: ScreeningHistory, confidence: float = 0.95, windows: int = 64,
+                    odds: float = 1.0) -> tuple[int, dict]:
     """A ``confidence`` upper bound on the relevant records still unscreened, and how it was
-    got (see the module docstring; ``windows``: the windows k = 0..windows-1 are tested)."""
+    got (see the module docstring; ``windows``: the windows k = 0..windows-1 are tested;
+    ``odds``: the ranking's assumed advantage in its tail, 1 = no better than chance, see
+    :func:`~prioritiser.stopping.urn.biased_cdf`). A certification sample ignores ``odds``."""
     alpha = significance(confidence)
     if history.n_unscreened == 0:
         return 0, {"method": "all screened"}
@@ -108,39 +118,78 @@ def remaining_upper(history: ScreeningHistory, confidence: float = 0.95, windows
     lengths, k, urn, found_before = lengths[keep], k[keep], urn[keep], found_before[keep]
     drawn_found = history.found - found_before - k  # found by random draws made since the window began
     levels = window_levels(alpha, windows)[k]
-    bounds = urn_upper_bound(k, urn, lengths, levels) - k - drawn_found
+    bounds = urn_upper_bound(k, urn, lengths, levels, odds) - k - drawn_found
     best = int(np.argmin(bounds))
     return int(bounds[best]), {"method": "ranked windows", "window": int(lengths[best]), "window_k": int(k[best]),
                                "window_alpha": float(levels[best])}
 
 
 def point_remaining(history: ScreeningHistory) -> float:
-    """Point estimate of the relevant records still unscreened (see the module docstring)."""
+    """Point estimate of the relevant records still unscreened (see the module docstring),
+    never below ``MIN_REMAINING`` while any record is unscreened."""
     if history.n_unscreened == 0:
         return 0.0
     n = history.sample_size
     if n:
         k = int(history.labels[history.n_screened - n:].sum())
-        return k / n * history.n_unscreened
+        return max(k / n * history.n_unscreened, MIN_REMAINING)
     ranked = history.ranked_labels
     a, q = decay_fit(np.append(ranked, 1))
-    return a * _geometric_sum(q, len(ranked) + 1, len(ranked) + history.n_unscreened)
+    return max(a * _geometric_sum(q, len(ranked) + 1, len(ranked) + history.n_unscreened), MIN_REMAINING)
 
 
-def estimate(history: ScreeningHistory) -> dict:
-    """JSON-ready recall estimate: includes_found, estimated_remaining, estimated_recall,
-    remaining_upper_95 and recall_lower_95 (one-sided 95%), and how the bound was obtained.
-    The point estimate is capped at the upper bound."""
+def too_early(history: ScreeningHistory) -> bool:
+    """Whether the evidence is too thin for a point estimate: fewer than ``EARLY_SHARE`` of
+    the records screened by the ranking, or fewer than ``EARLY_FOUND`` relevant records
+    found by it, and no certification sample."""
+    if history.n_unscreened == 0 or history.sample_size:
+        return False
+    ranked = history.ranked_labels
+    return len(ranked) < EARLY_SHARE * history.n_total or int(ranked.sum()) < EARLY_FOUND
+
+
+def estimate(history: ScreeningHistory, confidence: float = 0.95, odds: float | None = None) -> dict:
+    """JSON-ready recall estimate with its interval.
+
+    * ``includes_found``, ``screened``, ``unscreened``: counts in screening units.
+    * ``too_early``: True while :func:`too_early` holds; a reader should then say "too early
+      to estimate" instead of quoting ``estimated_recall`` (the numbers are still given).
+    * ``estimated_remaining`` and ``estimated_recall``: the point estimate (capped at the
+      upper bound; never 100% while a record is unscreened, see ``MIN_REMAINING``).
+    * ``remaining_upper_95`` and ``recall_lower_95``: the one-sided ``confidence`` bound of
+      :func:`remaining_upper` under the default rule's assumption (``odds``; the
+      :class:`~prioritiser.stopping.rules.BiasedUrnRule` default when None), so the default
+      rule stops exactly when ``recall_lower_95`` reaches the target.
+    * ``remaining_lower`` and ``recall_upper``: the other end of the interval, the
+      ``(1 - confidence)`` quantile of a Poisson count with the point estimate as mean (a
+      description of the point estimate's spread, not a guarantee).
+    * how the bound was obtained (``method`` and its numbers) and ``assumption``.
+    """
+    from prioritiser.stopping.rules import DEFAULT_ODDS, BiasedUrnRule
+
+    odds = DEFAULT_ODDS if odds is None else odds
     found = history.found
-    upper, how = remaining_upper(history, 0.95)
+    upper, how = remaining_upper(history, confidence, odds=odds)
     point = min(point_remaining(history), float(upper))
+    lower = min(float(poisson.ppf(significance(confidence), point)), point)
     return {
         "includes_found": found,
         "screened": history.n_screened,
         "unscreened": history.n_unscreened,
+        "too_early": too_early(history),
         "estimated_remaining": point,
-        "estimated_recall": found / (found + point) if found + point > 0 else 1.0,
+        "estimated_recall": _recall(found, point),
+        "remaining_lower": int(lower),
+        "recall_upper": _recall(found, lower),
         "remaining_upper_95": int(upper),
-        "recall_lower_95": found / (found + upper) if found + upper > 0 else 1.0,
+        "recall_lower_95": _recall(found, upper),
+        "assumption": BiasedUrnRule.assumption_for(odds) if how["method"] == "ranked windows" else _SAMPLE_ASSUMPTION,
         **how,
     }
+
+
+_SAMPLE_ASSUMPTION = "None beyond the random draw: the sample was drawn uniformly at random from the records then unscreened."
+
+
+def _recall(found: int, remaining: float) -> float:
+    return found / (found + remaining) if found + remaining > 0 else 1.0

@@ -19,10 +19,11 @@ def next_action(history: ScreeningHistory, rules=None):
     A sample-based rule (one with ``samples_needed``) keeps asking for random records while
     its certification sample runs (``k`` is what would reject H0 if none of them were
     relevant, so the batch is as small as the evidence allows) and starts one when its
-    ``starts_sampling`` says so. Costs one evaluation of the rule.
+    ``starts_sampling`` says so. Costs one evaluation of the rule (its fast ``stops`` where it has one).
     """
     rule = rules if rules is not None and not isinstance(rules, (list, tuple)) else (rules or [default_rule()])[0]
-    if history.n_unscreened == 0 or rule.evaluate(history).stop:
+    stops = rule.stops(history) if hasattr(rule, "stops") else rule.evaluate(history).stop
+    if history.n_unscreened == 0 or stops:
         return "stop"
     if needs_samples(rule) and (history.sample_size or rule.starts_sampling(history)):
         return ("random", max(1, rule.samples_needed(history)))

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from prioritiser.stopping.history import ScreeningHistory
-from prioritiser.stopping.rules import (ConsecutiveIrrelevantRule, LowerBoundRule, KneeRule, RankedStatisticalRule,
-                                        StatisticalRule)
+from prioritiser.stopping.rules import (BiasedUrnRule, ConsecutiveIrrelevantRule, KneeRule, LowerBoundRule,
+                                        RankedStatisticalRule, StatisticalRule)
 
-RULES = {cls.name: cls for cls in (LowerBoundRule, StatisticalRule, RankedStatisticalRule, KneeRule,
+RULES = {cls.name: cls for cls in (BiasedUrnRule, LowerBoundRule, StatisticalRule, RankedStatisticalRule, KneeRule,
                                    ConsecutiveIrrelevantRule)}
-DEFAULT_RULE = LowerBoundRule.name
+DEFAULT_RULE = BiasedUrnRule.name
 
 
 def default_rule(target_recall: float = 0.95, confidence: float = 0.95):
     """The rule ``prioritiser stop`` follows."""
-    return LowerBoundRule(target_recall=target_recall, confidence=confidence)
+    return BiasedUrnRule(target_recall=target_recall, confidence=confidence)
 
 
 def default_rules(target_recall: float = 0.95, confidence: float = 0.95) -> list:
     """Every rule, the default first, at the given target and confidence where they take one."""
     return [
         default_rule(target_recall, confidence),
+        LowerBoundRule(target_recall=target_recall, confidence=confidence),
         StatisticalRule(target_recall=target_recall, confidence=confidence),
         RankedStatisticalRule(target_recall=target_recall, confidence=confidence),
         KneeRule(),
@@ -34,13 +35,14 @@ def samples_needed(history: ScreeningHistory, target_recall: float = 0.95, confi
 
 
 def evaluate_all(history: ScreeningHistory, rules=None) -> list[dict]:
-    """Per rule: ``{"rule", "parameters", "stop", "evidence", "default"}``; the first rule named
+    """Per rule: ``{"rule", "parameters", "assumption", "stop", "evidence", "default"}``; the first rule named
     as :data:`DEFAULT_RULE` is marked default."""
     rows, marked = [], False
     for rule in rules if rules is not None else default_rules():
         verdict = rule.evaluate(history)
         is_default = not marked and rule.name == DEFAULT_RULE
         marked = marked or is_default
-        rows.append({"rule": rule.name, "parameters": dict(rule.parameters), "stop": bool(verdict.stop),
+        rows.append({"rule": rule.name, "parameters": dict(rule.parameters), "assumption": rule.assumption,
+                     "stop": bool(verdict.stop),
                      "evidence": dict(verdict.evidence), "default": is_default})
     return rows

@@ -11,10 +11,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from prioritiser.stopping.estimate import remaining_upper
+from prioritiser.stopping.estimate import remaining_upper, window_levels
 from prioritiser.stopping.history import ScreeningHistory
-from prioritiser.stopping.urn import recall_p_value, rejects, sample_needed, significance, target_remaining
+from prioritiser.stopping.urn import biased_cdf, recall_p_value, rejects, sample_needed, significance, target_remaining
 from prioritiser.stopping.windows import ranked_windows
+
+
+DEFAULT_ODDS = 1.5  # the default rule's odds ratio, chosen leave-one-review-out (see BiasedUrnRule)
+WINDOWS = 64  # trailing windows k = 0..63 are tested (alpha_k < alpha / 4000 beyond)
 
 
 @dataclass
@@ -53,6 +57,7 @@ class StatisticalRule:
     """
 
     name = "statistical"
+    assumption = "None beyond the random draw: the sample was drawn uniformly at random from the records then unscreened."
 
     def __init__(self, target_recall: float = 0.95, confidence: float = 0.95, switch_confidence: float = 0.5):
         _check_target(target_recall, confidence)
@@ -114,6 +119,8 @@ class RankedStatisticalRule:
     """
 
     name = "statistical-ranked"
+    assumption = ("The ranking placed relevant records no later than a uniformly random order would have (the minimum "
+                  "p-value over windows is not corrected for, so the stated confidence is not guaranteed).")
 
     def __init__(self, target_recall: float = 0.95, confidence: float = 0.95):
         _check_target(target_recall, confidence)
@@ -161,6 +168,9 @@ class LowerBoundRule:
     """
 
     name = "lower-bound"
+    odds = 1.0
+    assumption = ("From the start of each trailing window of ranked records on, the ranking placed relevant "
+                  "records no later than a uniformly random order of the remaining records would have.")
 
     def __init__(self, target_recall: float = 0.95, confidence: float = 0.95):
         self.sampled = StatisticalRule(target_recall, confidence)
@@ -171,6 +181,25 @@ class LowerBoundRule:
     def parameters(self) -> dict:
         return {"target_recall": self.target_recall, "confidence": self.confidence}
 
+    def stops(self, history: ScreeningHistory) -> bool:
+        """``evaluate(history).stop`` without the bound's bisection: some window (or the
+        sample) rejects "at least K_tar relevant records in its urn" at its level. The cdf
+        falls as K grows, so this is exactly "upper bound <= allowed"; one cdf per window."""
+        if history.n_unscreened == 0:
+            return True
+        alpha = significance(self.confidence)
+        if history.sample_size:
+            return self.sampled.evaluate(history).stop
+        lengths, k, urn, found_before = ranked_windows(history)
+        keep = k < WINDOWS
+        if not keep.any():
+            return False
+        lengths, k, urn, found_before = lengths[keep], k[keep], urn[keep], found_before[keep]
+        k_tar = target_remaining(history.found, found_before, self.target_recall)
+        possible = k_tar <= urn - (lengths - k)
+        cdf = biased_cdf(k, urn, np.minimum(k_tar, urn), lengths, self.odds)
+        return bool(np.any(rejects(np.where(possible, cdf, 0.0), window_levels(alpha, WINDOWS)[k])))
+
     def samples_needed(self, history: ScreeningHistory) -> int:
         return self.sampled.samples_needed(history)
 
@@ -180,12 +209,52 @@ class LowerBoundRule:
         return False
 
     def evaluate(self, history: ScreeningHistory) -> RuleVerdict:
-        upper, how = remaining_upper(history, self.confidence)
+        upper, how = remaining_upper(history, self.confidence, odds=self.odds)
         found = history.found
         allowed = int(target_remaining(found, found, self.target_recall)) - 1
         evidence = {"found": found, "remaining_upper": upper, "allowed_missing": allowed,
                     "recall_lower": found / (found + upper) if found + upper else 1.0, **how}
         return RuleVerdict(upper <= allowed, evidence)
+
+
+class BiasedUrnRule(LowerBoundRule):
+    """The default rule ("biased-urn"): :class:`LowerBoundRule` with each trailing ranked
+    window read as a biased sample rather than a uniform one.
+
+    Same windows, levels alpha / ((k + 1)(k + 2)) and stop condition (the upper bound on the
+    relevant records still unscreened is at most found / target - found), but the count of
+    relevant records in a window of n out of an urn of n + unscreened follows Fisher's
+    noncentral hypergeometric distribution with odds ratio ``odds``: a relevant record's odds
+    of having been ranked into the window rather than left unscreened are ``odds`` times an
+    irrelevant one's (:func:`~prioritiser.stopping.urn.biased_cdf`). ``odds`` = 1 is
+    ``lower-bound``. The assumption is empirical: ``DEFAULT_ODDS`` was chosen on the
+    benchmark reviews leave-one-review-out (scripts/stopping_benchmark.py --odds reports
+    the folds) as the largest odds at which the other reviews kept their stated recall.
+    A certification sample is read exactly, as by ``lower-bound``.
+    """
+
+    name = "biased-urn"
+
+    def __init__(self, target_recall: float = 0.95, confidence: float = 0.95, odds: float | None = None):
+        super().__init__(target_recall, confidence)
+        self.odds = DEFAULT_ODDS if odds is None else float(odds)
+        if self.odds < 1.0:
+            raise ValueError(f"odds must be at least 1 (1 = no better than chance), got {self.odds}")
+        self.assumption = self.assumption_for(self.odds)
+
+    @staticmethod
+    def assumption_for(odds: float) -> str:
+        """The one-sentence assumption behind the bound at ``odds``."""
+        if odds == 1.0:
+            return LowerBoundRule.assumption
+        return (f"From the start of each trailing window of ranked records on, the ranking gave a relevant record at "
+                f"least {odds:g} times the odds of an irrelevant one of being ranked into the window rather than "
+                f"left unscreened (Fisher's noncentral hypergeometric; {odds:g} was chosen leave-one-review-out on "
+                f"17 benchmark reviews).")
+
+    @property
+    def parameters(self) -> dict:
+        return {**super().parameters, "odds": self.odds}
 
 
 class KneeRule:
@@ -201,6 +270,7 @@ class KneeRule:
     """
 
     name = "knee"
+    assumption = "A heuristic without a stated recall: the gain curve's slope after its knee tells how few includes remain."
 
     def __init__(self, min_screened: int = 150, ratio_base: float = 156.0, ratio_cap: int = 150):
         self.min_screened = min_screened
@@ -234,6 +304,7 @@ class ConsecutiveIrrelevantRule:
     screened records were all irrelevant (N the pool size)."""
 
     name = "consecutive-irrelevant"
+    assumption = "A heuristic without a stated recall: a long run of irrelevant records means few includes remain."
 
     def __init__(self, count: int = 100, share: float = 0.0):
         self.count = count

@@ -57,6 +57,30 @@ def hypergeom_cdf_short_tail(k, urn, relevant, n) -> np.ndarray:
     return np.clip(1.0 - np.where(inside, np.exp(log_pmf), 0.0).sum(axis=-1), 0.0, 1.0)
 
 
+def biased_cdf(k, urn, relevant, n, odds: float = 1.0) -> np.ndarray:
+    """P(X <= k) for X ~ Fisher's noncentral hypergeometric(urn, relevant, n, odds): the count
+    of relevant records in a set of ``n`` out of ``urn`` when each relevant record's odds of
+    being in the set are ``odds`` times an irrelevant one's (odds = 1: the hypergeometric).
+
+    The pmf is proportional to C(relevant, x) C(urn - relevant, n - x) odds**x over the
+    support max(0, n - urn + relevant)..min(relevant, n); it is summed in logs, so it suits
+    the small ``relevant`` counts of a stopping test (the work grows with the support).
+    """
+    k, urn, relevant, n = np.broadcast_arrays(*(np.asarray(v, dtype=np.int64) for v in (k, urn, relevant, n)))
+    lo = np.maximum(0, n - (urn - relevant))
+    hi = np.minimum(relevant, n)
+    width = int(np.max(hi - lo, initial=0)) + 1
+    x = lo[..., None] + np.arange(width)
+    inside = x <= hi[..., None]
+    x = np.where(inside, x, hi[..., None])
+    log_w = (_log_choose(relevant[..., None], x) + _log_choose((urn - relevant)[..., None], n[..., None] - x)
+             + x * np.log(odds))
+    log_w = np.where(inside, log_w, -np.inf)
+    w = np.exp(log_w - log_w.max(axis=-1, keepdims=True))
+    below = np.where(x <= k[..., None], w, 0.0).sum(axis=-1)
+    return np.clip(below / w.sum(axis=-1), 0.0, 1.0)
+
+
 def recall_p_value(k, urn, n, found, found_before, target: float) -> np.ndarray:
     """p-value of H0 "recall < target": P(X <= k) for X ~ Hypergeom(urn, K_tar, n).
 
@@ -70,16 +94,20 @@ def recall_p_value(k, urn, n, found, found_before, target: float) -> np.ndarray:
     return np.where(possible, hypergeom_cdf_short_tail(k, urn, np.minimum(k_tar, urn), n), 0.0)
 
 
-def urn_upper_bound(k, urn, n, alpha: float) -> np.ndarray:
+def urn_upper_bound(k, urn, n, alpha, odds: float = 1.0) -> np.ndarray:
     """One-sided (1 - alpha) upper confidence bound on the relevant records the urn held:
     the largest K that the test of :func:`rejects` does not reject, P(X <= k | urn, K, n)
-    >= alpha (exact; bisection on the cdf, which falls as K grows)."""
+    >= alpha (exact; bisection on the cdf, which falls as K grows). With ``odds`` != 1 the
+    sample is read as a biased one (:func:`biased_cdf`)."""
     k, urn, n = np.broadcast_arrays(*(np.asarray(v, dtype=np.int64) for v in (k, urn, n)))
     lo = k.copy()  # P(X <= k | K = k) = 1: never rejected
-    hi = urn - (n - k)  # the most the urn can hold given n - k irrelevant drawn
+    # the most the urn can hold given n - k irrelevant drawn; with odds > 1 the cdf is smaller
+    # for every K, so the odds-1 bound caps the search
+    hi = urn - (n - k) if odds == 1.0 else urn_upper_bound(k, urn, n, alpha)
     while np.any(lo < hi):
         mid = (lo + hi + 1) // 2
-        keep = ~rejects(hypergeom.cdf(k, urn, mid, n), alpha)
+        cdf = hypergeom.cdf(k, urn, mid, n) if odds == 1.0 else biased_cdf(k, urn, mid, n, odds)
+        keep = ~rejects(cdf, alpha)
         lo = np.where(keep, mid, lo)
         hi = np.where(keep, hi, mid - 1)
     return lo

@@ -74,10 +74,12 @@ def remove_stale_builds(parent: Path) -> list[Path]:
     return removed
 
 
-def connect(db_path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL journal, full sync."""
+def connect(db_path: Path, read_only: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL journal, full sync;
+    ``read_only`` leaves the journal mode as it is."""
     con = sqlite3.connect(db_path, timeout=QUIET_WAIT_S, isolation_level=None)
-    con.execute("PRAGMA journal_mode=WAL")
+    if not read_only:
+        con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=FULL")
     con.execute("PRAGMA foreign_keys=ON")
     return con
@@ -88,6 +90,12 @@ class Connection:
 
     Open an existing project with ``Project(path)``; make one with :func:`building`.
     ``on_wait`` is called with a message when a write must wait for another command.
+
+    ``read_only=True`` is for commands that only report: nothing is written to the project
+    (SQLite's ``query_only``), and a project made by an older prioritiser is migrated (and
+    repaired) in a copy in memory, so the report reads it as a writing command would leave it;
+    ``pending_migration`` then names the version on disk (None when it is current);
+    ``migrated_from`` names the version an open upgraded (on disk or in memory).
     """
 
     #: Write transactions committed in this process (by any project; a project that
@@ -95,17 +103,37 @@ class Connection:
     #: whether an interrupted command had already saved its changes.
     commits = 0
 
-    def __init__(self, path: str | Path, on_wait: ProgressCallback | None = None):
+    def __init__(self, path: str | Path, on_wait: ProgressCallback | None = None, read_only: bool = False):
         self.path = Path(path)
         self.db_path = self.path / DB_NAME
         self.on_wait = on_wait
+        self.read_only = False
+        self.pending_migration: int | None = None
+        self.migrated_from: int | None = None  # the schema version this open upgraded, if any
         if not self.db_path.is_file():
             raise UserError(f"{self.path}: not a prioritiser project (no {DB_NAME}); create one with 'prioritiser init'")
         try:
-            self.con = connect(self.db_path)
-            self._migrate()
+            self.con = connect(self.db_path, read_only=read_only)
+            if read_only:
+                self._open_read_only()
+            else:
+                self._migrate()
         except sqlite3.DatabaseError as exc:
             raise UserError(f"{self.db_path}: cannot open the project database: {exc}") from None
+
+    def _open_read_only(self) -> None:
+        version = schema_version(self.con, self.db_path)
+        if version < SCHEMA_VERSION:
+            memory = sqlite3.connect(":memory:", isolation_level=None)
+            self.con.backup(memory)
+            self.con.close()
+            self.con = memory
+            self.pending_migration = version
+            commits = Connection.commits
+            self._migrate()
+            Connection.commits = commits  # nothing of it reaches the disk
+        self.con.execute("PRAGMA query_only=ON")
+        self.read_only = True
 
     def close(self) -> None:
         self.con.close()
@@ -118,6 +146,8 @@ class Connection:
 
     def _migrate(self) -> None:
         version = schema_version(self.con, self.db_path)
+        if version < SCHEMA_VERSION:
+            self.migrated_from = version
         while version < SCHEMA_VERSION:
             with self.write():
                 version = migrate_step(self.con, version)
@@ -127,6 +157,8 @@ class Connection:
         """One write transaction (``BEGIN IMMEDIATE``); waits for other writers and says so.
 
         Nested in another ``write()`` of the same project, it joins that transaction."""
+        if self.read_only:
+            raise RuntimeError(f"{self.path}: opened read-only; a command that only reports never writes")
         if self.con.in_transaction:
             yield self.con
             return

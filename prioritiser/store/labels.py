@@ -17,7 +17,8 @@ from prioritiser.store.connection import now_iso
 
 #: The role that starts the ``batch`` of an adjudicator's event.
 ADJUDICATION = "adjudication"
-_IS_ADJUDICATION = f"(e.batch LIKE '{ADJUDICATION} %')"
+#: SQL: whether label event ``e`` is an adjudication.
+IS_ADJUDICATION = f"(e.batch LIKE '{ADJUDICATION} %')"
 
 #: The fields of a label event, in the order of its canonical form (see the audit's hashes).
 EVENT_FIELDS = ("event_id", "record_id", "decision", "reviewer", "decided_at", "recorded_at", "batch", "origin")
@@ -63,7 +64,7 @@ class LabelQueries:
         limit = self.last_event_id() if up_to_event is None else up_to_event
         rows = self.con.execute(
             "SELECT r.group_id, e.decision FROM label_events e JOIN records r USING (record_id)"
-            f" WHERE e.event_id <= ? ORDER BY {_IS_ADJUDICATION}, e.event_id",
+            f" WHERE e.event_id <= ? ORDER BY {IS_ADJUDICATION}, e.event_id",
             (limit,),
         )
         return {group: decision for group, decision in rows}
@@ -79,21 +80,26 @@ class LabelQueries:
 
     def screening_order(self, up_to_event: int) -> list[int]:
         """Groups with a decision up to ``up_to_event``, in the order of their first decision."""
-        first_seen: dict[int, None] = {}
-        for (group,) in self.con.execute(
-            "SELECT r.group_id FROM label_events e JOIN records r USING (record_id) WHERE e.event_id <= ?"
+        return list(self.first_decisions(up_to_event))
+
+    def first_decisions(self, up_to_event: int) -> dict[int, int]:
+        """Group -> the event id of its first decision, for groups decided up to
+        ``up_to_event``, in the order of their first decision."""
+        first: dict[int, int] = {}
+        for group, event_id in self.con.execute(
+            "SELECT r.group_id, e.event_id FROM label_events e JOIN records r USING (record_id) WHERE e.event_id <= ?"
             " ORDER BY e.event_id",
             (up_to_event,),
         ):
-            first_seen.setdefault(group, None)
-        return list(first_seen)
+            first.setdefault(group, event_id)
+        return first
 
     def label_conflicts(self) -> list[tuple[int, dict[str, str]]]:
         """Groups where the latest decisions of different reviewers since the group's latest
         adjudication disagree."""
         latest: dict[int, dict[str, str]] = {}
         for group, reviewer, decision, adjudication in self.con.execute(
-            f"SELECT r.group_id, e.reviewer, e.decision, {_IS_ADJUDICATION} FROM label_events e"
+            f"SELECT r.group_id, e.reviewer, e.decision, {IS_ADJUDICATION} FROM label_events e"
             " JOIN records r USING (record_id) ORDER BY e.event_id"
         ):
             if adjudication:

@@ -4,17 +4,22 @@ Invariants the schema enforces or the store keeps:
 - a record's ``record_id`` (1..N in import order) never changes;
 - label events are append-only (triggers refuse UPDATE and DELETE); a changed decision is a
   new event, and the decision in force for a duplicate group is its latest event;
-- rankings are stored per iteration and never overwritten.
+- rankings are stored per iteration and never overwritten;
+- a batch records the last label event at its hand-out (``last_event_id``), so which decisions
+  came in while it was the open batch can be told later; a batch found void (``void``: why) is
+  kept, marked, never deleted.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
+from collections.abc import Callable
+
 from prioritiser.errors import UserError
 
 DB_NAME = "project.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -93,14 +98,32 @@ CREATE TABLE batches (
 );
 """
 
-#: Migrations from version v to v+1, applied in order on open. Empty while the schema is at v1.
-MIGRATIONS: dict[int, str] = {}
+#: Version 2: a batch's hand-out event and its void mark (see :mod:`prioritiser.store.repair`).
+BATCH_COLUMNS_V2 = (
+    "ALTER TABLE batches ADD COLUMN last_event_id INTEGER",
+    "ALTER TABLE batches ADD COLUMN void TEXT",
+)
+
+
+def _migrate_v1(con: sqlite3.Connection) -> None:
+    from prioritiser.store.repair import repair_legacy_batches
+
+    for statement in BATCH_COLUMNS_V2:
+        con.execute(statement)
+    repair_legacy_batches(con)
+
+
+#: Migrations from version v to v+1, applied in order on open, each inside the caller's
+#: transaction (statements one by one: ``executescript`` would commit it).
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_v1}
 
 
 def create_schema(con: sqlite3.Connection, created_at: str) -> None:
     """Create the tables of the current schema in an empty database, in one transaction."""
     with con:
         con.executescript(SCHEMA_V1)
+        for statement in BATCH_COLUMNS_V2:
+            con.execute(statement)
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         con.execute("INSERT INTO meta VALUES ('created_at', ?)", (created_at,))
 
@@ -119,6 +142,6 @@ def schema_version(con: sqlite3.Connection, where: object) -> int:
 
 def migrate_step(con: sqlite3.Connection, version: int) -> int:
     """Apply the migration from ``version`` to ``version + 1`` inside the caller's transaction."""
-    con.executescript(MIGRATIONS[version])
+    MIGRATIONS[version](con)
     con.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version + 1),))
     return version + 1

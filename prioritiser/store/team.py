@@ -1,4 +1,4 @@
-"""Team screening tables and queries: settings, highlight terms, exclusion reasons, adjudications.
+"""Team screening tables and queries: settings, highlight terms, exclusion reasons, agreement.
 
 All of them live in the project database beside the core tables and are created on first use
 by :func:`ensure_team_tables` (``CREATE ... IF NOT EXISTS``; a project made before them gains
@@ -8,11 +8,12 @@ project without them and then answer as if they were empty, so reporting command
 - ``team_settings``: screening mode (``single``, ``dual``, ``dual-share``), the calibration
   share and its seed, the adjudicator, the research question, exclusion reason labels;
 - ``highlight_terms``: include (green) and exclude (red) terms, editable;
-- ``exclusion_reasons``: the reason tag of an exclude label event (append-only);
-- ``adjudications``: label events that resolve a conflict, with the adjudicator (append-only).
+- ``exclusion_reasons``: the reason tag of an exclude label event (append-only).
 
-A decision is always a label event (``label_events``, append-only); a reason or an
-adjudication is a row pointing at that event, written in the same transaction.
+A decision is always a label event (``label_events``, append-only); a reason is a row pointing
+at that event, written in the same transaction. An adjudication is a label event whose batch
+starts with :data:`~prioritiser.store.labels.ADJUDICATION`, as ``prioritiser label
+--adjudicator`` writes it, so the decision in force and the conflict list honour it alike.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING
 
 from prioritiser.agreement import PairAgreement, pairwise_agreement
 from prioritiser.errors import UserError
+
+from prioritiser.store.labels import ADJUDICATION, IS_ADJUDICATION
 
 if TYPE_CHECKING:
     from prioritiser.store import Project
@@ -35,7 +38,7 @@ DEFAULT_SETTINGS = {"mode": "single", "share": 0.1, "share_seed": 0, "adjudicato
                     "reasons": DEFAULT_REASONS, "retrain_every": 10}
 #: The batch name of label events written by the screening page.
 PAGE_BATCH = "screen page"
-ADJUDICATION_BATCH = "adjudication"
+ADJUDICATION_BATCH = f"{ADJUDICATION} {PAGE_BATCH}"
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS team_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,19 +53,10 @@ CREATE TABLE IF NOT EXISTS exclusion_reasons (
     event_id INTEGER PRIMARY KEY REFERENCES label_events(event_id),
     reason   TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS adjudications (
-    event_id    INTEGER PRIMARY KEY REFERENCES label_events(event_id),
-    group_id    INTEGER NOT NULL,
-    adjudicator TEXT NOT NULL
-);
 CREATE TRIGGER IF NOT EXISTS exclusion_reasons_no_update BEFORE UPDATE ON exclusion_reasons
 BEGIN SELECT RAISE(ABORT, 'exclusion reasons are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS exclusion_reasons_no_delete BEFORE DELETE ON exclusion_reasons
 BEGIN SELECT RAISE(ABORT, 'exclusion reasons are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS adjudications_no_update BEFORE UPDATE ON adjudications
-BEGIN SELECT RAISE(ABORT, 'adjudications are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS adjudications_no_delete BEFORE DELETE ON adjudications
-BEGIN SELECT RAISE(ABORT, 'adjudications are append-only'); END;
 """
 
 
@@ -79,9 +73,9 @@ def ensure_team_tables(project: "Project") -> None:
 def _has_team_tables(con: sqlite3.Connection) -> bool:
     (n,) = con.execute(
         "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name IN "
-        "('team_settings', 'highlight_terms', 'exclusion_reasons', 'adjudications')"
+        "('team_settings', 'highlight_terms', 'exclusion_reasons')"
     ).fetchone()
-    return n == 4
+    return n == 3
 
 
 # --------------------------------------------------------------------- settings
@@ -157,20 +151,16 @@ def record_decision(
         event_id = project.last_event_id()
         if reason and decision == "exclude":
             con.execute("INSERT INTO exclusion_reasons VALUES (?, ?)", (event_id, reason))
-        if adjudication:
-            con.execute("INSERT INTO adjudications VALUES (?, ?, ?)", (event_id, group_id, reviewer))
     return event_id
 
 
 def events_since(con: sqlite3.Connection, after_event: int) -> list[tuple[int, int, str, str, bool]]:
     """``(event_id, group_id, reviewer, decision, is_adjudication)`` of label events after
     ``after_event``, in order."""
-    adjudication = "(SELECT 1 FROM adjudications a WHERE a.event_id = e.event_id) IS NOT NULL" \
-        if _has_team_tables(con) else "0"
     return [
         (event, group, reviewer, decision, bool(adj))
         for event, group, reviewer, decision, adj in con.execute(
-            f"SELECT e.event_id, r.group_id, e.reviewer, e.decision, {adjudication}"
+            f"SELECT e.event_id, r.group_id, e.reviewer, e.decision, {IS_ADJUDICATION}"
             " FROM label_events e JOIN records r USING (record_id) WHERE e.event_id > ? ORDER BY e.event_id",
             (after_event,),
         )
@@ -204,14 +194,6 @@ def conflicts(con: sqlite3.Connection) -> list[dict]:
         for group, decisions in latest.items()
         if len(set(decisions.values())) > 1 and last_adjudication.get(group, 0) < last_review[group]
     ]
-
-
-def adjudicated_groups(con: sqlite3.Connection) -> set[int]:
-    """Groups whose latest event is an adjudication (their conflict is settled)."""
-    last: dict[int, bool] = {}
-    for _, group, _, _, adjudication in events_since(con, 0):
-        last[group] = adjudication
-    return {group for group, adjudication in last.items() if adjudication}
 
 
 def agreement(con: sqlite3.Connection) -> list[PairAgreement]:
@@ -255,7 +237,7 @@ def team_prisma(con: sqlite3.Connection) -> dict:
     for n in per_group.values():
         histogram[str(n)] = histogram.get(str(n), 0) + 1
     mode = settings(con)["mode"]
-    n_adjudicated = con.execute("SELECT COUNT(*) FROM adjudications").fetchone()[0] if _has_team_tables(con) else 0
+    n_adjudicated = con.execute(f"SELECT COUNT(*) FROM label_events e WHERE {IS_ADJUDICATION}").fetchone()[0]
     return {
         "mode": mode,
         "reviewers": sorted(decisions),
