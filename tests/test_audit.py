@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -287,6 +288,30 @@ def test_audit_of_a_ranking_by_query_before_any_decision(tmp_path):
     assert summary.n_excluded_by_model == 500 and summary.prisma["records"]["screened_by_humans"] == 0
     assert (tmp_path / "audit" / "report.html").read_text(encoding="utf-8").count("data:image/png;base64,") == 2
     assert reproduce(tmp_path / "audit").ok
+
+
+def test_report_has_a_methods_paragraph_with_the_flow_counts(screened, tmp_path):
+    summary = write_audit(screened, tmp_path / "audit")
+    page = (tmp_path / "audit" / "report.html").read_text(encoding="utf-8")
+    methods = page[page.index("<h2>Methods paragraph</h2>"):page.index("<h2>", page.index("<h2>Methods paragraph</h2>") + 4)]
+    records = summary.prisma["records"]
+    assert "PRISMA 2020 item 8" in methods and "1 reviewer(s) (ana)" in methods
+    assert f"screened {records['screened_by_humans']:,} of {records['identified']:,} records" in methods
+    assert f"The remaining {records['excluded_by_model']:,} records were excluded by the model" in methods
+    rule = json.loads((tmp_path / "audit" / "stopping.json").read_text())
+    assert escape(rule["assumption"]) in methods and f"{rule['rule']} rule" in methods
+
+
+def test_research_question_is_in_the_manifest_and_the_report(tmp_path):
+    question = "virus metagenomics in farm animals"
+    project, _ = create_project(tmp_path / "proj", [DATA / "example_search.ris"])
+    with project:
+        rank_project(project, batch=10, query=question, progress=False)
+        write_audit(project, tmp_path / "audit")
+    assert json.loads((tmp_path / "audit" / "manifest.json").read_text())["research_question"] == question
+    page = (tmp_path / "audit" / "report.html").read_text(encoding="utf-8")
+    assert f"<b>Research question</b> (ranked by similarity before the first include): {question}" in page
+    assert f"\u201c{question}\u201d" in page
 
 
 def test_audit_needs_a_ranking(tmp_path):

@@ -10,11 +10,12 @@ from prioritiser.audit import draw_qa_sample
 from prioritiser.errors import UserError
 import prioritiser.io
 from prioritiser.screening import rank_project
-from prioritiser.status import decide_stop
+from prioritiser.status import draw_certification_sample
 from prioritiser.store import Project
 
+
 def saved(project: Project) -> tuple:
-    return (len(project.iterations()), len(project.batches()), project.latest_stop_decision())
+    return (len(project.iterations()), len(project.batches()))
 
 
 def leftovers(folder) -> list[str]:
@@ -48,7 +49,7 @@ def test_a_failed_batch_write_stores_neither_iteration_nor_batch(example_project
     with Project(example_project) as project:
         with pytest.raises(OSError):
             rank_project(project, batch=5, out=out, progress=False)
-        assert saved(project) == (0, 0, None)
+        assert saved(project) == (0, 0)
     assert out.read_text() == "the previous batch\n" and leftovers(tmp_path) == []
 
 
@@ -57,22 +58,21 @@ def test_an_unknown_batch_format_is_refused_naming_the_file(example_project, tmp
     with Project(example_project) as project:
         with pytest.raises(UserError, match=f"{name}: unknown output format"):
             rank_project(project, batch=5, out=tmp_path / name, progress=False)
-        assert saved(project) == (0, 0, None)
+        assert saved(project) == (0, 0)
 
 
-def test_a_failed_certification_sample_records_no_stop_decision(example_project, tmp_path, monkeypatch):
+def test_a_failed_certification_sample_records_no_batch(example_project, tmp_path, monkeypatch):
     with Project(example_project) as project:
         rank_project(project, batch=5, progress=False)
         failing_writer(monkeypatch)
         with pytest.raises(OSError):
-            decide_stop(project, 0.95, 0.95, tmp_path / "certify.csv")
-        assert saved(project) == (1, 1, None)
+            draw_certification_sample(project, tmp_path / "certify.csv")
+        assert saved(project) == (1, 1)
         monkeypatch.undo()
-        decision = decide_stop(project, 0.95, 0.95, tmp_path / "certify.csv")
+        drawn = draw_certification_sample(project, tmp_path / "certify.csv")
         random = project.batches("random")
-        assert len(random) == 1 and len(random[0]["group_ids"]) == decision["sample_size"]
-        assert project.latest_stop_decision()["sample_file"] == str(tmp_path / "certify.csv")
-    assert len(pd.read_csv(tmp_path / "certify.csv", encoding="utf-8-sig")) == decision["sample_size"]
+        assert drawn["records"] > 0 and len(random) == 1 and len(random[0]["group_ids"]) == drawn["records"]
+    assert len(pd.read_csv(tmp_path / "certify.csv", encoding="utf-8-sig")) == drawn["records"]
 
 
 def test_a_failed_qa_sample_records_no_batch(example_project, tmp_path, monkeypatch):

@@ -174,6 +174,13 @@ def relative_path(path: str | Path, base: str | Path) -> str:
         return Path(path).name
 
 
+def research_question(project: Project) -> str | None:
+    """The research question a ``rank --query`` ranked by (the latest one given), None when
+    the screening never started from one."""
+    questions = [it.config["query"] for it in project.iterations() if it.config.get("query")]
+    return questions[-1] if questions else None
+
+
 def build_manifest(project: Project, latest: Iteration, out_dir: Path, files: dict[str, str]) -> dict:
     """Versions, configuration, seeds and the hashes that tie the pack in ``out_dir`` to its
     inputs; ``project`` is the project's path relative to the pack, each source's ``path``
@@ -189,6 +196,7 @@ def build_manifest(project: Project, latest: Iteration, out_dir: Path, files: di
         "dependencies": dependency_versions(),
         "preset": latest.config.get("preset"),
         "parameters": latest.config,
+        "research_question": research_question(project),
         "iteration": {
             "iteration_id": latest.iteration_id, "kind": latest.kind, "created_at": latest.created_at,
             "config_hash": latest.config_hash, "seed": latest.seed, "last_event_id": latest.last_event_id,

@@ -303,6 +303,45 @@ def _manifest_section(manifest: dict) -> str:
         "(see manifest.json).</p>")
 
 
+def _methods_section(project: Project, prisma: dict, stopping: dict, manifest: dict) -> str:
+    """A methods paragraph a review team can paste into its paper (PRISMA 2020 item 8: how
+    automation was used in the selection process), with the flow-diagram counts for it."""
+    events = project.label_events()
+    people = events[events["reviewer"] != "import"]
+    reviewers = sorted({r for r in people["reviewer"] if r})
+    dates = sorted(d[:10] for d in people["decided_at"] if d)
+    records = prisma["records"]
+    question = manifest.get("research_question")
+    who = (f"{len(reviewers)} reviewer(s) ({', '.join(reviewers)})" if reviewers
+           else "the review team (reviewer names were not recorded)")
+    when = "" if not dates else f" on {dates[0]}" if dates[0] == dates[-1] else f" between {dates[0]} and {dates[-1]}"
+    retrain = ("after each batch of decisions the model was retrained and the unscreened records re-ranked so "
+               "that likely includes were screened first.")
+    start = (f"Screening started from records ranked by similarity to the research question "
+             f"(\u201c{question}\u201d); {retrain}" if question else retrain[:1].upper() + retrain[1:])
+    rule = (f"the {stopping['rule']} rule at target recall {stopping['target_recall']:.0%} with "
+            f"{stopping['confidence']:.0%} confidence")
+    stop = (f"Screening stopped under {rule}." if stopping["stop"] else
+            f"The stopping criterion, {rule}, was not yet met when this audit was written.")
+    text = (
+        f"Titles and abstracts were screened with machine-learning prioritisation in prioritiser "
+        f"{manifest['prioritiser']} (preset \u201c{manifest['preset']}\u201d, configuration "
+        f"{manifest['iteration']['config_hash']}, seed {manifest['iteration']['seed']}). {start} "
+        f"{who[:1].upper() + who[1:]} screened {records['screened_by_humans']:,} of {records['identified']:,} "
+        f"records{when} ({prisma['duplicates_removed']:,} duplicates grouped); {records['included']:,} were included. "
+        f"{stop} Its assumption: {stopping['assumption']} {stopping['estimate_text']} The remaining "
+        f"{records['excluded_by_model']:,} records were excluded by the model without human screening; each is "
+        f"listed with its score and rank in excluded_by_model.csv, and the ranking can be recomputed from the "
+        f"stored decisions with prioritiser reproduce.")
+    counts = [["Records identified", records["identified"]], ["Duplicates grouped", prisma["duplicates_removed"]],
+              ["Screened by humans", records["screened_by_humans"]], ["Included", records["included"]],
+              ["Excluded by humans", records["excluded_by_humans"]],
+              ["Excluded by the model (automation tool, not screened)", records["excluded_by_model"]]]
+    return ("<h2>Methods paragraph</h2><p class=meta>For PRISMA 2020 item 8 (automation tools in the selection "
+            "process) and the flow diagram's 'records excluded by automation tools'; edit as needed.</p>"
+            f"<blockquote>{escape(text)}</blockquote>" + _table(["PRISMA flow (records)", "count"], counts, {1}))
+
+
 def render_report(project: Project, excluded: pd.DataFrame, prisma: dict, stopping: dict, manifest: dict) -> str:
     """The report page as one HTML string."""
     screened = screened_groups(project)
@@ -325,6 +364,9 @@ def render_report(project: Project, excluded: pd.DataFrame, prisma: dict, stoppi
         f"ranking of iteration {it['iteration_id']} ({escape(it['created_at'])}), preset "
         f"{escape(str(manifest['preset']))}, configuration {escape(it['config_hash'])}, seed {it['seed']}.</p>",
         *alerts,
+        *([f"<p><b>Research question</b> (ranked by similarity before the first include): "
+           f"{escape(manifest['research_question'])}</p>"] if manifest.get("research_question") else []),
+        _methods_section(project, prisma, stopping, manifest),
         _prisma_section(prisma),
         _stopping_section(stopping, project.path.name),
         "<h2>Screening progress</h2>",
