@@ -237,7 +237,8 @@ def project_status(project: Project, target_recall: float = 0.95, confidence: fl
     conflicts = project.label_conflicts()
     if conflicts:
         warnings.append(f"{len(conflicts)} record(s) have conflicting decisions from different reviewers "
-                        f"(e.g. record {conflicts[0][0]}); resolve them with a new decision")
+                        f"(e.g. record {conflicts[0][0]}); settle them: put the final decisions in a file (record_id,label) "
+                        f"and run 'prioritiser label {project.path} FILE --adjudicator NAME'")
     void = [s for s in report["certification_samples"] if s["void"]]
     if project.pending_migration is not None and void:
         warnings.append(f"this project was made by an older prioritiser: {len(void)} random batch(es) drawn by "

@@ -10,10 +10,6 @@ from pathlib import Path
 import prioritiser
 
 PACKAGE = Path(prioritiser.__file__).parent
-#: Known edges left out: ``io.labels`` reuses the readers that ``io/__init__`` defines, at call
-#: time (the io package belongs to another work stream; moving the readers out of ``__init__``
-#: would remove this).
-KNOWN = {("prioritiser.io.labels", "prioritiser.io")}
 
 
 def module_name(path: Path) -> str:
@@ -42,7 +38,7 @@ def imported_modules(path: Path, modules: set[str]) -> set[str]:
 
 def import_graph() -> dict[str, set[str]]:
     paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
-    return {name: {m for m in imported_modules(path, set(paths)) if m != name and (name, m) not in KNOWN}
+    return {name: {m for m in imported_modules(path, set(paths)) if m != name}
             for name, path in paths.items()}
 
 

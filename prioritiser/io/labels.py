@@ -38,7 +38,7 @@ def iter_label_rows(path: str | Path, sheet: str | None = None) -> Iterator[Labe
     column naming the record (record_id, doi, pmid or title); a batch file written by ``rank``
     reads back as it is.
     """
-    from prioritiser.io import detect_format, iter_records
+    from prioritiser.io.readers import detect_format, iter_records
     from prioritiser.io.tabular import Table, columns_found, decided_rows, find_columns
 
     path = Path(path)
