@@ -117,7 +117,7 @@ def test_stop_exit_statuses_and_argument_errors(review, tmp_path):
         assert result.output.startswith("error: ")
     assert cli("stop", tmp_path / "nothing", code=None).exit_code >= 2
     assert not (tmp_path / "c.csv").exists()
-    help_text = cli("stop", "--help").output
+    help_text = runner.invoke(app, ["stop", "--help"], env={"COLUMNS": "200"}).output
     assert "0 STOP" in help_text and "1 CONTINUE" in help_text
 
     # every record screened: STOP, exit 0, next steps audit and export

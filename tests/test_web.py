@@ -16,8 +16,8 @@ import pytest
 
 from prioritiser.importing import create_project
 from prioritiser.package_data import data_dir
-from prioritiser.store import Project
-from prioritiser.store import team
+from prioritiser.stopping import DEFAULT_RULE
+from prioritiser.store import Project, team
 from prioritiser.web.app import free_port, serving
 from prioritiser.web.queue import ScreeningQueue
 
@@ -104,8 +104,9 @@ def test_background_retraining_ranks_reports_and_explains(tmp_path):
         while (progress := alice.get("/api/progress"))["estimate"] is None or progress["iteration_id"] is None:
             assert time.monotonic() < deadline and not progress["error"], progress
             time.sleep(0.5)
-        assert progress["estimate"]["screened"] >= 10 and progress["default_rule"]["rule"] == "lower-bound"
-        assert 0 <= progress["estimate"]["recall_lower_95"] <= progress["estimate"]["estimated_recall"] <= 1
+        assert progress["estimate"]["screened"] >= 10 and progress["default_rule"]["rule"] == DEFAULT_RULE
+        assert progress["estimate_text"] and progress["default_rule"]["assumption"]
+        assert 0 <= progress["estimate"]["recall_lower_95"] <= 1
         nxt = alice.get("/api/next")["record"]
         assert nxt["rank"] == 1 and nxt["why"]["similar"]["group_id"] != nxt["group_id"]
     with Project(path) as project:

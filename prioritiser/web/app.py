@@ -35,6 +35,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from prioritiser.errors import UserError
+from prioritiser.status import forecast_text
 from prioritiser.store import Project
 from prioritiser.store import team
 from prioritiser.web.queue import ScreeningQueue
@@ -116,13 +117,13 @@ class ScreeningServer:
         self.queue.refresh()
         progress = self.queue.progress(reviewer, self.settings["retrain_every"])
         report = self.report or {}
-        status = report.get("status") or {}
-        estimates = status.get("estimates") or {}
-        default = next((r for r in estimates.get("rules", []) if r.get("default")), None)
+        stopping = (report.get("status") or {}).get("stopping") or {}
         progress.update({
-            "estimate": estimates.get("estimate"),
-            "default_rule": default,
-            "forecast": forecast(default),
+            "estimate": stopping.get("estimate"),
+            "estimate_text": stopping.get("estimate_text", ""),
+            "default_rule": ({"rule": stopping["rule"], "stop": stopping["rule_stop"],
+                              "assumption": stopping["assumption"]} if stopping else None),
+            "forecast": " ".join(forecast_text(stopping.get("forecast"), str(self.project.path))),
             "as_of_event": report.get("last_event_id"),
             "note": report.get("note", ""),
             "retraining": bool(self.retrainer and self.retrainer.running),
@@ -141,20 +142,6 @@ class ScreeningServer:
                        "open_conflicts": len(team.conflicts(self.project.con))}
             self._team_figures = (self.queue.last_event, time.monotonic(), figures)
         return figures
-
-
-def forecast(default_rule: dict | None) -> str:
-    """What the default stopping rule (the recall lower bound) still needs, in words."""
-    if default_rule is None:
-        return ""
-    evidence = default_rule["evidence"]
-    if default_rule["stop"]:
-        return "the default rule says screening may stop"
-    upper, allowed = evidence.get("remaining_upper"), evidence.get("allowed_missing")
-    if upper is None or allowed is None:
-        return ""
-    return (f"it says stop once at most {allowed:g} includes can remain unfound (95% bound); "
-            f"now up to {upper:g} may remain")
 
 
 def build_app(server: ScreeningServer, host: str, port: int, token: str | None) -> Starlette:

@@ -188,10 +188,7 @@ async function refreshProgress() {
     bar.title = "records " + b.from + "–" + b.to + ": " + b.includes + " includes";
     box.appendChild(bar);
   }
-  const e = p.estimate;
-  $("estimate").textContent = e ? "Estimated recall " + pct(e.estimated_recall) + " (95% lower bound " +
-    pct(e.recall_lower_95) + "); about " + e.estimated_remaining.toFixed(1) + " includes remain (at most " +
-    e.remaining_upper_95 + ")" : "Recall estimate: after the first ranking. " + (p.note || "");
+  $("estimate").textContent = p.estimate_text || "Recall estimate: after the first ranking. " + (p.note || "");
   $("verdict").textContent = p.default_rule ? "Default rule (" + p.default_rule.rule + "): " +
     (p.default_rule.stop ? "STOP" : "continue") : "";
   $("forecast").textContent = p.forecast || "";
