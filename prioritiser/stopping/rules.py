@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from prioritiser.stopping.estimate import remaining_upper, window_levels
+from prioritiser.stopping.estimate import (DEFAULT_ODDS, SAMPLE_ASSUMPTION, remaining_upper, window_assumption,
+                                           window_levels)
 from prioritiser.stopping.history import ScreeningHistory
 from prioritiser.stopping.urn import biased_cdf, recall_p_value, rejects, sample_needed, significance, target_remaining
 from prioritiser.stopping.windows import ranked_windows
 
 
-DEFAULT_ODDS = 1.5  # the default rule's odds ratio, chosen leave-one-review-out (see BiasedUrnRule)
 WINDOWS = 64  # trailing windows k = 0..63 are tested (alpha_k < alpha / 4000 beyond)
 
 
@@ -57,7 +57,7 @@ class StatisticalRule:
     """
 
     name = "statistical"
-    assumption = "None beyond the random draw: the sample was drawn uniformly at random from the records then unscreened."
+    assumption = SAMPLE_ASSUMPTION
 
     def __init__(self, target_recall: float = 0.95, confidence: float = 0.95, switch_confidence: float = 0.5):
         _check_target(target_recall, confidence)
@@ -168,8 +168,7 @@ class LowerBoundRule:
 
     name = "lower-bound"
     odds = 1.0
-    assumption = ("From the start of each trailing window of ranked records on, the ranking placed relevant "
-                  "records no later than a uniformly random order of the remaining records would have.")
+    assumption = window_assumption(1.0)
 
     def __init__(self, target_recall: float = 0.95, confidence: float = 0.95):
         self.sampled = StatisticalRule(target_recall, confidence)
@@ -244,17 +243,7 @@ class BiasedUrnRule(LowerBoundRule):
         self.odds = DEFAULT_ODDS if odds is None else float(odds)
         if self.odds < 1.0:
             raise ValueError(f"odds must be at least 1 (1 = no better than chance), got {self.odds}")
-        self.assumption = self.assumption_for(self.odds)
-
-    @staticmethod
-    def assumption_for(odds: float) -> str:
-        """The one-sentence assumption behind the bound at ``odds``."""
-        if odds == 1.0:
-            return LowerBoundRule.assumption
-        return (f"From the start of each trailing window of ranked records on, the ranking gave a relevant record at "
-                f"least {odds:g} times the odds of an irrelevant one of being ranked into the window rather than "
-                f"left unscreened (Fisher's noncentral hypergeometric; {odds:g} was chosen leave-one-review-out on "
-                f"17 benchmark reviews).")
+        self.assumption = window_assumption(self.odds)
 
     @property
     def parameters(self) -> dict:
