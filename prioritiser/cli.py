@@ -452,5 +452,50 @@ def _typer_swallowed_ctrl_c(done: SystemExit) -> bool:
     return done.code == 130 and isinstance(exit_, typer.Exit) and isinstance(exit_.__cause__, KeyboardInterrupt)
 
 
+@command("embed")
+def embed_cmd(
+    directory: Path = typer.Argument(..., help="Project directory."),
+    model: str = typer.Option("default", "--model", "-m", help="Preset whose sentence encoder to run (name or TOML path)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a preset option, KEY=VALUE (repeatable)."),
+) -> None:
+    """Embed the project's texts with the preset's sentence encoder into the machine-wide cache,
+    on a GPU when present. Ctrl-C keeps every finished shard; running it again continues."""
+    from prioritiser.features import embed_missing
+    from prioritiser.learning import load_preset
+
+    config = load_preset(model, parse_overrides(set_))
+    with open_project(directory) as project:
+        _, texts = project.group_texts()
+    runs = embed_missing(config["features"], texts, config.get("feature_params"), progress=err_console.is_terminal)
+    if not runs:
+        console.print(f"Preset '{model}' uses no sentence encoder ({config['features']}); nothing to embed.",
+                      markup=False, highlight=False)
+    for run in runs:
+        rate = f" ({run.to_embed / run.seconds:.1f} records/s)" if run.to_embed and run.seconds else ""
+        console.print(f"{run.name}: {run.to_embed:,} of {len(texts):,} texts embedded in {run.seconds:.1f} s{rate}; "
+                      f"the rest were cached. Encoder: {run.identity}", markup=False, highlight=False)
+
+
+@command("cache")
+def cache_cmd(
+    action: str = typer.Argument("info", help="'info': each encoder's cached texts and size; 'clear': delete them."),
+) -> None:
+    """The machine-wide embedding cache ($XDG_CACHE_HOME/prioritiser, by default ~/.cache/prioritiser)."""
+    from prioritiser.features.cache import cache_folders, clear_cache, machine_cache_dir
+
+    if action == "clear":
+        console.print(f"Freed {clear_cache() / 2**20:,.1f} MiB in {machine_cache_dir()}.", markup=False, highlight=False)
+        return
+    if action != "info":
+        raise UserError(f"unknown cache action {action!r}: use info or clear")
+    folders = cache_folders()
+    table = Table("encoder identity", "texts", "MiB", title=f"Embedding cache {machine_cache_dir()}")
+    for folder in folders:
+        table.add_row(folder.identity or folder.path.name, f"{folder.texts:,}", f"{folder.bytes / 2**20:,.1f}")
+    console.print(table)
+    console.print(f"Total {sum(f.bytes for f in folders) / 2**20:,.1f} MiB; 'prioritiser cache clear' deletes it.",
+                  markup=False, highlight=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

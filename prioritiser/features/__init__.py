@@ -6,14 +6,18 @@ multiplied by ``w_i / sqrt(sum w_j**2)`` (equal weights by default), so each par
 share of every row and combined rows have unit norm too. The output is scipy CSR when any
 part is sparse (tf-idf), else a float32 ndarray; rows stay aligned with the texts.
 
-Per-text work is cached under a project's cache folder (:mod:`prioritiser.features.cache`):
-the vectors of dense parts (``static``, ``minilm``) and the term counts of ``tfidf``, so adding
-records or ranking again embeds and counts only new texts. tf-idf's columns and idf are
-refitted on the whole pool every time (cheap once the counts are cached).
+Per-text work is cached (:mod:`prioritiser.features.cache`): the vectors of dense parts
+(``static``, ``minilm``) in the machine-wide cache (:func:`machine_cache_dir`), so that every
+project and benchmark run on one machine embeds a text once; the term counts of ``tfidf``
+under a project's cache folder. Adding records or ranking again embeds and counts only new
+texts. tf-idf's columns and idf are refitted on the whole pool every time (cheap once the
+counts are cached).
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +25,7 @@ import scipy.sparse as sp
 from sklearn.pipeline import FeatureUnion
 
 from prioritiser.errors import UserError
+from prioritiser.features.cache import machine_cache_dir
 from prioritiser.features.dense import CachedEmbedder, DenseEmbedder
 from prioritiser.features.minilm import MiniLMEmbedder
 from prioritiser.features.static import StaticEmbedder
@@ -29,8 +34,8 @@ from prioritiser.features.tfidf import TfidfExtractor, make_tfidf
 EMBEDDERS: dict[str, type[DenseEmbedder]] = {"static": StaticEmbedder, "minilm": MiniLMEmbedder}
 EXTRACTORS = {"tfidf": TfidfExtractor, **EMBEDDERS}
 
-__all__ = ["EMBEDDERS", "EXTRACTORS", "CombinedExtractor", "embed", "extract_features", "make_extractor",
-           "make_tfidf", "parse_spec"]
+__all__ = ["EMBEDDERS", "EXTRACTORS", "CombinedExtractor", "EmbeddingRun", "cached_embedders", "embed",
+           "embed_missing", "embedding_backlog", "extract_features", "make_extractor", "make_tfidf", "parse_spec"]
 
 
 def parse_spec(spec: str) -> list[str]:
@@ -82,10 +87,10 @@ def make_extractor(spec: str, *, cache_dir: Path | None = None, progress: bool =
 
     ``params`` holds, per part name, that part's keyword arguments (``tfidf={"min_df": 1}``) and
     ``weights={part: weight}`` for a combination; for a single part they may also be given flat
-    (``make_extractor("tfidf", min_df=1)``); groups for parts not in ``spec`` are ignored. With
-    ``cache_dir``, dense parts read and extend the embedding cache there (see
-    :class:`~prioritiser.features.dense.CachedEmbedder`) and tf-idf its term-count cache;
-    ``progress`` draws a bar while embedding.
+    (``make_extractor("tfidf", min_df=1)``); groups for parts not in ``spec`` are ignored. Dense
+    parts read and extend the machine-wide embedding cache (see
+    :class:`~prioritiser.features.dense.CachedEmbedder`); with ``cache_dir``, tf-idf reads and
+    extends its term-count cache there. ``progress`` draws a bar while embedding.
     """
     parts = parse_spec(spec)
     grouped = {name: dict(params.pop(name) or {}) for name in list(params) if name in EXTRACTORS}
@@ -101,8 +106,8 @@ def make_extractor(spec: str, *, cache_dir: Path | None = None, progress: bool =
             extractor = EXTRACTORS[name](**per_part[name])
         except TypeError as error:
             raise UserError(f"feature parameters for {name!r}: {error}") from None
-        if cache_dir is not None and name in EMBEDDERS:
-            extractor = CachedEmbedder(extractor, Path(cache_dir), progress=progress)
+        if name in EMBEDDERS:
+            extractor = CachedEmbedder(extractor, machine_cache_dir(), progress=progress)
         elif cache_dir is not None:
             extractor.set_params(cache_dir=Path(cache_dir))
         built.append((name, extractor))
@@ -129,3 +134,47 @@ def embed(name: str, texts: list[str], cache_dir: Path | None = None, params: di
     if name not in EMBEDDERS:
         raise UserError(f"{name!r} is not a dense embedder: use one of {', '.join(EMBEDDERS)}")
     return extract_features(name, texts, cache_dir, {name: params or {}}, progress)
+
+
+def cached_embedders(spec: str, params: dict | None = None, progress: bool = False) -> list[CachedEmbedder]:
+    """The dense parts of ``spec`` (none for ``tfidf``), each reading and extending the
+    machine-wide cache; ``params`` as for :func:`make_extractor`."""
+    params = params or {}
+    return [CachedEmbedder(EXTRACTORS[name](**dict(params.get(name) or {})), machine_cache_dir(), progress=progress)
+            for name in parse_spec(spec) if name in EMBEDDERS]
+
+
+@dataclass
+class EmbeddingRun:
+    """What one dense part of a spec did (or would do) for some texts: its ``identity``, the
+    distinct texts it had to embed, the seconds it took, and its measured (or last measured)
+    records per second on this machine (``None`` before any measurement)."""
+
+    name: str
+    identity: str
+    to_embed: int
+    seconds: float
+    rate: float | None
+
+    @property
+    def eta_s(self) -> float | None:
+        """Estimated seconds to embed the texts not cached, from the last measured rate."""
+        return self.to_embed / self.rate if self.rate else None
+
+
+def embedding_backlog(spec: str, texts: list[str], params: dict | None = None) -> list[EmbeddingRun]:
+    """Per dense part of ``spec``: how many of ``texts`` still need embedding, and how long that
+    should take at the rate last measured on this machine. Reads the cache only."""
+    return [EmbeddingRun(e.name, e.identity(), e.missing(texts), 0.0, e.last_rate()) for e in cached_embedders(spec, params)]
+
+
+def embed_missing(spec: str, texts: list[str], params: dict | None = None, progress: bool = True) -> list[EmbeddingRun]:
+    """Embed, with every dense part of ``spec``, the texts its cache lacks, storing them as they
+    are done (an interruption keeps every finished shard; a rerun continues from there)."""
+    runs = []
+    for embedder in cached_embedders(spec, params, progress=progress):
+        to_embed, start = embedder.missing(texts), time.perf_counter()
+        embedder.transform(texts)
+        runs.append(EmbeddingRun(embedder.name, embedder.identity(), to_embed, time.perf_counter() - start,
+                                 embedder.last_rate()))
+    return runs

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import uuid
 import zipfile
 import zlib
@@ -37,8 +38,57 @@ import numpy as np
 import scipy.sparse as sp
 
 KEY_DTYPE = "S32"
+#: File in each embedding folder naming the embedder identity whose vectors it holds.
+IDENTITY_FILE = "identity.txt"
 #: Exceptions that mean a shard file is damaged (truncated, bit-flipped, not a shard).
 DAMAGED = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+
+
+def machine_cache_dir() -> Path:
+    """The machine-wide cache folder: ``$XDG_CACHE_HOME/prioritiser``, by default
+    ``~/.cache/prioritiser``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "prioritiser"
+
+
+@dataclass
+class CacheFolder:
+    """One extractor identity's folder in a cache: its path, what it holds, and its size."""
+
+    path: Path
+    identity: str
+    texts: int
+    bytes: int
+
+
+def cache_folders(root: Path | None = None) -> list[CacheFolder]:
+    """The embedding folders of the cache ``root`` (default: :func:`machine_cache_dir`), each with
+    its identity (as written by the embedder that filled it), number of texts and bytes on disk."""
+    base = Path(root or machine_cache_dir()) / "embeddings"
+    folders = []
+    for folder in sorted(base.iterdir()) if base.is_dir() else []:
+        if not folder.is_dir():
+            continue
+        identity = folder / IDENTITY_FILE
+        texts = 0
+        for index in EmbeddingCache(folder)._index_paths():
+            try:
+                with np.load(index) as arrays:
+                    texts += len(arrays["keys"])
+            except DAMAGED:
+                continue
+        folders.append(CacheFolder(folder, identity.read_text(encoding="utf-8").strip() if identity.is_file() else "",
+                                   texts, sum(f.stat().st_size for f in folder.iterdir() if f.is_file())))
+    return folders
+
+
+def clear_cache(root: Path | None = None) -> int:
+    """Delete every embedding folder of the cache ``root`` (default: :func:`machine_cache_dir`);
+    returns the bytes freed. Projects keep working: vectors are computed again when needed."""
+    freed = 0
+    for folder in cache_folders(root):
+        freed += folder.bytes
+        shutil.rmtree(folder.path, ignore_errors=True)
+    return freed
 
 
 def text_keys(texts: list[str]) -> np.ndarray:

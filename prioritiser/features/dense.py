@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from prioritiser.features.cache import EmbeddingCache
+from prioritiser.features.cache import IDENTITY_FILE, EmbeddingCache, text_keys
 from prioritiser.project import file_sha256 as project_file_sha256
 
 
@@ -82,17 +83,30 @@ class DenseEmbedder(TransformerMixin, BaseEstimator):
 
 @contextmanager
 def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
-    """A ``(done, total)`` callback drawing a rich progress bar on stderr when ``enabled`` and a terminal."""
+    """A ``(done, total)`` callback drawing a rich progress bar on stderr, with records per second
+    and the time left, when ``enabled`` and a terminal."""
     if not (enabled and sys.stderr.isatty()):
         yield lambda done, total: None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+        task = bar.add_task(description, total=None, rate="")
+        started = time.perf_counter()
+
+        def report(done: int, total: int) -> None:
+            elapsed = time.perf_counter() - started
+            bar.update(task, completed=done, total=total, rate=f"{done / elapsed:.1f} records/s" if done else "")
+
+        yield report
+
+
+#: File in an embedding folder holding the records per second last measured on this machine.
+RATE_FILE = "rate.txt"
+RATE_MIN_TEXTS = 256
 
 
 class CachedEmbedder(TransformerMixin, BaseEstimator):
@@ -116,16 +130,45 @@ class CachedEmbedder(TransformerMixin, BaseEstimator):
         return self.embedder.identity()
 
     def cache(self) -> EmbeddingCache:
-        """The cache folder: ``<cache_dir>/embeddings/<name>-<first 16 hex of SHA-256 of identity>``."""
-        tag = hashlib.sha256(self.identity().encode()).hexdigest()[:16]
-        return EmbeddingCache(Path(self.cache_dir) / "embeddings" / f"{self.embedder.name}-{tag}")
+        """The cache folder: ``<cache_dir>/embeddings/<name>-<first 16 hex of SHA-256 of identity>``,
+        holding the identity in full in ``identity.txt``."""
+        identity = self.identity()
+        folder = Path(self.cache_dir) / "embeddings" / f"{self.embedder.name}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+        if not (folder / IDENTITY_FILE).is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / IDENTITY_FILE).write_text(identity + "\n", encoding="utf-8")
+        return EmbeddingCache(folder)
 
     def fit(self, texts: list[str], y=None) -> CachedEmbedder:
         return self
+
+    def missing(self, texts: list[str]) -> int:
+        """How many distinct texts of ``texts`` are not cached yet."""
+        keys = text_keys(list(texts))
+        found, _ = self.cache().lookup(keys)
+        return len(np.unique(keys[~found]))
+
+    def last_rate(self) -> float | None:
+        """Records per second of the last run on this machine that embedded at least
+        ``RATE_MIN_TEXTS`` texts (``None`` if none did)."""
+        try:
+            return float((self.cache().directory / RATE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
 
     def transform(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return self.embedder.transform(texts)
+        cache = self.cache()
+        start, embedded = time.perf_counter(), 0
         with progress_bar(f"Embedding with {self.name}", self.progress) as report:
-            return self.cache().get_or_embed(texts, self.embedder.embed, progress=report)
+            def progress(done: int, total: int) -> None:
+                nonlocal embedded
+                embedded = done
+                report(done, total)
+
+            vectors = cache.get_or_embed(texts, self.embedder.embed, batch_size=256, shard_rows=1024, progress=progress)
+        if embedded >= RATE_MIN_TEXTS:
+            (cache.directory / RATE_FILE).write_text(f"{embedded / (time.perf_counter() - start):.2f}\n", encoding="utf-8")
+        return vectors
