@@ -21,8 +21,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bench", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "benchmark")
     parser.add_argument("--extractor", default="minilm")
+    parser.add_argument("--datasets", default="", help="comma-separated subset, embedded in this order")
     args = parser.parse_args()
     paths = sorted((args.bench / "datasets").glob("*.csv.gz"), key=lambda path: path.stat().st_size)
+    if args.datasets:
+        paths = [args.bench / "datasets" / f"{name}.csv.gz" for name in args.datasets.split(",")]
     for path in paths:
         texts = load_dataset(path)["text"].tolist()
         wall, cpu = time.perf_counter(), time.process_time()
