@@ -210,6 +210,7 @@ def rank_cmd(
     """Retrain on the latest decisions, rank every unscreened record and write the next batch."""
     from prioritiser.screening import rank_project
 
+    model = lexical_while_embedding(directory, model, parse_overrides(set_))
     with open_project(directory) as project:
         result = rank_project(project, model=model, overrides=parse_overrides(set_), batch=batch, out=out,
                               query=query, seed=seed, progress=err_console.is_terminal)
@@ -495,6 +496,37 @@ def cache_cmd(
     console.print(table)
     console.print(f"Total {sum(f.bytes for f in folders) / 2**20:,.1f} MiB; 'prioritiser cache clear' deletes it.",
                   markup=False, highlight=False)
+
+
+#: Seconds of embedding on a CPU beyond which ``rank`` offers the lexical preset meanwhile.
+LONG_EMBEDDING_S = 120.0
+LEXICAL_PRESET = "fast"
+
+
+def lexical_while_embedding(directory: Path, model: str, overrides: dict) -> str:
+    """The preset ``rank`` should use: ``model``, unless its sentence encoder still has more than
+    ``LONG_EMBEDDING_S`` seconds of CPU work on this project; then say how long, and (at a
+    terminal, if the user agrees) rank with the lexical preset now, the embeddings to be made
+    by ``prioritiser embed`` and used by a later rank."""
+    from prioritiser.features import EMBEDDERS, embedding_backlog, parse_spec
+    from prioritiser.learning import load_preset
+
+    config = load_preset(model, overrides)
+    if not any(part in EMBEDDERS for part in parse_spec(config["features"])):
+        return model
+    with open_project(directory) as project:
+        _, texts = project.group_texts()
+    runs = embedding_backlog(config["features"], texts, config.get("feature_params"), measure=64)
+    seconds = sum(run.eta_s or 0.0 for run in runs)
+    if seconds <= LONG_EMBEDDING_S:
+        return model
+    counts = ", ".join(f"{run.to_embed:,} texts with {run.name} at {run.rate:.0f}/s" for run in runs if run.to_embed)
+    err_console.print(f"Embedding {counts} takes about {seconds / 60:.0f} min on this machine.", markup=False, highlight=False)
+    if err_console.is_terminal and typer.confirm(
+            f"Rank with the lexical preset '{LEXICAL_PRESET}' now, and embed later with 'prioritiser embed "
+            f"{directory}' (the next rank then uses the embeddings)?", default=True, err=True):
+        return LEXICAL_PRESET
+    return model
 
 
 if __name__ == "__main__":  # pragma: no cover

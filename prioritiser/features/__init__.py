@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from sklearn.pipeline import FeatureUnion
 
 from prioritiser.errors import UserError
-from prioritiser.features.cache import machine_cache_dir
+from prioritiser.features.cache import machine_cache_dir, text_keys
 from prioritiser.features.dense import CachedEmbedder, DenseEmbedder
 from prioritiser.features.minilm import MiniLMEmbedder
 from prioritiser.features.static import StaticEmbedder
@@ -162,10 +162,26 @@ class EmbeddingRun:
         return self.to_embed / self.rate if self.rate else None
 
 
-def embedding_backlog(spec: str, texts: list[str], params: dict | None = None) -> list[EmbeddingRun]:
+def embedding_backlog(spec: str, texts: list[str], params: dict | None = None, measure: int = 0) -> list[EmbeddingRun]:
     """Per dense part of ``spec``: how many of ``texts`` still need embedding, and how long that
-    should take at the rate last measured on this machine. Reads the cache only."""
-    return [EmbeddingRun(e.name, e.identity(), e.missing(texts), 0.0, e.last_rate()) for e in cached_embedders(spec, params)]
+    should take at the rate last measured on this machine. Reads the cache only, unless no rate
+    was ever measured and ``measure`` > 0: then that many of the missing texts are embedded (and
+    cached) to measure it, the model loaded first so that loading is not counted."""
+    runs = []
+    for embedder in cached_embedders(spec, params):
+        keys = text_keys(list(texts))
+        found, _ = embedder.cache().lookup(keys)
+        missing = np.flatnonzero(~found)[np.unique(keys[~found], return_index=True)[1]]
+        rate = embedder.last_rate()
+        if rate is None and measure and len(missing) > measure:
+            sample = [texts[i] for i in missing[:measure]]
+            embedder.embedder.embed(sample[:2])  # load the model
+            start = time.perf_counter()
+            embedder.transform(sample)
+            rate = len(sample) / (time.perf_counter() - start)
+            missing = missing[measure:]
+        runs.append(EmbeddingRun(embedder.name, embedder.identity(), len(missing), 0.0, rate))
+    return runs
 
 
 def embed_missing(spec: str, texts: list[str], params: dict | None = None, progress: bool = True) -> list[EmbeddingRun]:
