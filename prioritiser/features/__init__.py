@@ -35,7 +35,8 @@ EMBEDDERS: dict[str, type[DenseEmbedder]] = {"static": StaticEmbedder, "minilm":
 EXTRACTORS = {"tfidf": TfidfExtractor, **EMBEDDERS}
 
 __all__ = ["EMBEDDERS", "EXTRACTORS", "CombinedExtractor", "EmbeddingRun", "cached_embedders", "embed",
-           "embed_missing", "embedding_backlog", "extract_features", "make_extractor", "make_tfidf", "parse_spec"]
+           "embed_missing", "embedding_backlog", "extract_features", "feature_block", "make_extractor", "make_tfidf",
+           "parse_spec", "part_scales"]
 
 
 def parse_spec(spec: str) -> list[str]:
@@ -113,11 +114,35 @@ def make_extractor(spec: str, *, cache_dir: Path | None = None, progress: bool =
         built.append((name, extractor))
     if len(built) == 1:
         return built[0][1]
-    raw = np.array([float(weights.get(name, 1.0)) for name in parts])
+    return CombinedExtractor(built, transformer_weights=part_scales(parts, weights))
+
+
+def part_scales(parts: list[str], weights: dict | None) -> dict[str, float]:
+    """The factor ``w_i / sqrt(sum w_j**2)`` of each part of a combination (weights default to 1)."""
+    raw = np.array([float((weights or {}).get(name, 1.0)) for name in parts])
     if (raw < 0).any() or not raw.any():
-        raise UserError(f"feature weights for {spec!r} must be non-negative and not all zero")
-    scaled = raw / np.linalg.norm(raw)
-    return CombinedExtractor(built, transformer_weights=dict(zip(parts, scaled.tolist())))
+        raise UserError(f"feature weights for {'+'.join(parts)!r} must be non-negative and not all zero")
+    return dict(zip(parts, (raw / np.linalg.norm(raw)).tolist()))
+
+
+def feature_block(X, spec: str, part: str, params: dict | None = None):
+    """The columns of ``part`` in ``X``, the matrix :func:`extract_features` gave for ``spec``
+    and ``params``, scaled back to rows of unit norm: the part's own features, for a model that
+    reads only them. A dense part comes back as a float32 ndarray. The widths of dense parts
+    are their dimensions; the one sparse part (tf-idf) has the remaining columns."""
+    parts = parse_spec(spec)
+    if part not in parts:
+        raise UserError(f"feature part {part!r} is not in the features {spec!r}")
+    if len(parts) == 1:
+        return X
+    params = params or {}
+    widths = {name: EXTRACTORS[name](**dict(params.get(name) or {})).dimensions for name in parts if name in EMBEDDERS}
+    widths.update({name: X.shape[1] - sum(widths.values()) for name in parts if name not in EMBEDDERS})
+    start = sum(widths[name] for name in parts[: parts.index(part)])
+    block = X[:, start:start + widths[part]] * np.float32(1.0 / part_scales(parts, params.get("weights"))[part])
+    if part in EMBEDDERS and sp.issparse(block):
+        return np.asarray(block.toarray(), dtype=np.float32)
+    return block.tocsr() if sp.issparse(block) else block
 
 
 def extract_features(spec: str, texts: list[str], cache_dir: Path | None = None, params: dict | None = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from prioritiser.errors import UserError
+from prioritiser.features import feature_block
 from prioritiser.learning.balance import balance
 from prioritiser.learning.classifiers import make_classifier, relevance_scores
 from prioritiser.learning.presets import load_preset, preset_names
@@ -26,8 +27,9 @@ def score_pool(X, labelled_idx: np.ndarray, y: np.ndarray, config: dict, seed: i
 
     ``classifier = "ensemble"`` takes the weighted mean of the standardised scores of
     ``classifier_params.members`` (``classifier_params.weights``, equal by default; each
-    member's own parameters under ``classifier_params.<member>``). Deterministic for the same
-    inputs, configuration and seed.
+    member's own parameters under ``classifier_params.<member>``). A member ``name@part``
+    (``svm@minilm``) reads only that part of combined features (decision-level fusion).
+    Deterministic for the same inputs, configuration and seed.
     """
     rows, labels, class_weight = balance(np.asarray(labelled_idx), np.asarray(y), config.get("balancer", "balanced"),
                                          seed, **config.get("balancer_params", {}))
@@ -40,11 +42,12 @@ def score_pool(X, labelled_idx: np.ndarray, y: np.ndarray, config: dict, seed: i
     weights = np.asarray(params.pop("weights", None) or [1.0] * len(members), dtype=np.float64)
     if len(weights) != len(members) or (weights < 0).any() or not weights.any():
         raise UserError(f"classifier_params.weights must give one non-negative weight per member of {members}")
-    X_train = X[rows]
     total = np.zeros(X.shape[0])
     for member, weight in zip(members, weights / weights.sum()):
-        model = make_classifier(member, class_weight=class_weight, seed=seed, **params.get(member, {}))
-        total += weight * _standardise(relevance_scores(model.fit(X_train, labels), X))
+        name, _, part = member.partition("@")
+        X_member = feature_block(X, config["features"], part, config.get("feature_params")) if part else X
+        model = make_classifier(name, class_weight=class_weight, seed=seed, **params.get(member, {}))
+        total += weight * _standardise(relevance_scores(model.fit(X_member[rows], labels), X_member))
     return total
 
 
