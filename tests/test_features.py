@@ -379,3 +379,24 @@ def test_count_cache_reads_the_rows_of_many_shards(tmp_path):
     offsets = np.cumsum([0] + [m.shape[0] for _, m in found.parts])
     rows = stacked[offsets[found.part] + found.row]
     assert _same(sp.csr_matrix((rows.data, terms[rows.indices], rows.indptr), shape=reference.shape), reference[query])
+
+
+def test_minilm_identity_needs_torch_only_once_per_machine(cache_root):
+    """The encoder identity (needed by every rank, even with all vectors cached) probes the
+    hardware with torch the first time only; later processes read hardware.json."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys; from prioritiser.features.minilm import MiniLMEmbedder; "
+              "print(MiniLMEmbedder().identity()); print('torch' in sys.modules)")
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache_root.parent)}
+    first = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    second = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert first.stdout.split()[1] == "True" and second.stdout.split() == [first.stdout.split()[0], "False"]
+    probed = json.loads((cache_root / "hardware.json").read_text())
+    assert set(probed) == {"cuda", "cuda_bfloat16", "cpu_bfloat16"}
+    assert first.stdout.split()[0].endswith("precision=bfloat16" if probed["cpu_bfloat16"] else "precision=float32")
+    clear_cache()
+    assert not (cache_root / "hardware.json").exists()

@@ -40,6 +40,8 @@ import scipy.sparse as sp
 KEY_DTYPE = "S32"
 #: File in each embedding folder naming the embedder identity whose vectors it holds.
 IDENTITY_FILE = "identity.txt"
+#: File in the machine-wide cache holding what torch saw of the hardware (see ``minilm.hardware``).
+HARDWARE_FILE = "hardware.json"
 #: Exceptions that mean a shard file is damaged (truncated, bit-flipped, not a shard).
 DAMAGED = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
 
@@ -82,12 +84,14 @@ def cache_folders(root: Path | None = None) -> list[CacheFolder]:
 
 
 def clear_cache(root: Path | None = None) -> int:
-    """Delete every embedding folder of the cache ``root`` (default: :func:`machine_cache_dir`);
-    returns the bytes freed. Projects keep working: vectors are computed again when needed."""
+    """Delete every embedding folder of the cache ``root`` (default: :func:`machine_cache_dir`)
+    and what it knows of the hardware; returns the bytes freed. Projects keep working: vectors
+    are computed again when needed."""
     freed = 0
     for folder in cache_folders(root):
         freed += folder.bytes
         shutil.rmtree(folder.path, ignore_errors=True)
+    (Path(root or machine_cache_dir()) / HARDWARE_FILE).unlink(missing_ok=True)
     return freed
 
 
@@ -103,7 +107,7 @@ def _prefix(keys: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.ascontiguousarray(keys, dtype=KEY_DTYPE).view(np.uint64)[::4])
 
 
-def _write_atomic(path: Path, save: Callable[[object], None]) -> None:
+def write_atomic(path: Path, save: Callable[[object], None]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as handle:
@@ -209,8 +213,8 @@ class EmbeddingCache(ShardCache):
         if vectors.ndim != 2 or len(vectors) != len(keys):
             raise ValueError(f"{len(keys)} keys but vectors of shape {vectors.shape}")
         shard = self._new_shard()
-        _write_atomic(self.directory / f"{shard}.vectors.npy", lambda f: np.save(f, vectors))
-        _write_atomic(self.directory / f"{shard}{self.INDEX_SUFFIX}",
+        write_atomic(self.directory / f"{shard}.vectors.npy", lambda f: np.save(f, vectors))
+        write_atomic(self.directory / f"{shard}{self.INDEX_SUFFIX}",
                       lambda f: np.savez(f, keys=keys, crc32=np.uint32(zlib.crc32(vectors))))
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -342,9 +346,9 @@ class CountCache(ShardCache):
         entries = {"indices": np.ascontiguousarray(matrix.indices, dtype=np.int32),
                    "data": np.ascontiguousarray(matrix.data, dtype=np.float32)}
         for name in self.ARRAYS:
-            _write_atomic(self._array_path(shard, name), lambda f, array=entries[name]: np.save(f, array))
+            write_atomic(self._array_path(shard, name), lambda f, array=entries[name]: np.save(f, array))
         crc = np.array([zlib.crc32(entries[name]) for name in self.ARRAYS], dtype=np.uint32)
-        _write_atomic(shard, lambda f: np.savez(f, keys=np.asarray(keys, dtype=KEY_DTYPE),
+        write_atomic(shard, lambda f: np.savez(f, keys=np.asarray(keys, dtype=KEY_DTYPE),
                                                 terms=np.asarray(terms, dtype=np.int32),
                                                 indptr=np.asarray(matrix.indptr, dtype=np.int64), crc32=crc))
 

