@@ -400,3 +400,21 @@ def test_minilm_identity_needs_torch_only_once_per_machine(cache_root):
     assert first.stdout.split()[0].endswith("precision=bfloat16" if probed["cpu_bfloat16"] else "precision=float32")
     clear_cache()
     assert not (cache_root / "hardware.json").exists()
+
+
+def test_feature_block_gives_back_each_part_of_a_combination(texts):
+    tfidf = extract_features("tfidf", texts)
+    static = StaticEmbedder().transform(texts)
+    params = {"weights": {"tfidf": 1.0, "static": 0.5}}
+    both = extract_features("tfidf+static", texts, params=params, progress=False)
+    from prioritiser.features import feature_block
+
+    dense = feature_block(both, "tfidf+static", "static", params)
+    assert isinstance(dense, np.ndarray)
+    np.testing.assert_allclose(dense, static, rtol=1e-5, atol=1e-6)
+    lexical = feature_block(both, "tfidf+static", "tfidf", params)
+    assert sp.isspmatrix_csr(lexical) and lexical.shape == tfidf.shape
+    np.testing.assert_allclose(lexical.toarray(), tfidf.toarray(), rtol=1e-5, atol=1e-6)
+    assert feature_block(both, "tfidf+static", "static", params) is dense  # cut once per matrix
+    with pytest.raises(UserError, match="not in the features"):
+        feature_block(both, "tfidf+static", "minilm", params)

@@ -135,7 +135,21 @@ def feature_block(X, spec: str, part: str, params: dict | None = None):
         raise UserError(f"feature part {part!r} is not in the features {spec!r}")
     if len(parts) == 1:
         return X
-    params = params or {}
+    key = (spec, part, repr(params))
+    matrix, block = _last_blocks.get(key, (None, None))
+    if matrix is not X:
+        block = _cut_block(X, parts, part, params or {})
+        _last_blocks[key] = (X, block)
+    return block
+
+
+#: The blocks last cut, per (spec, part, params), with the matrix cut from: a simulation asks for
+#: the same block of the same matrix at every retraining, and cutting columns out of a CSR
+#: matrix costs more than fitting the model.
+_last_blocks: dict[tuple, tuple] = {}
+
+
+def _cut_block(X, parts: list[str], part: str, params: dict):
     widths = {name: EXTRACTORS[name](**dict(params.get(name) or {})).dimensions for name in parts if name in EMBEDDERS}
     widths.update({name: X.shape[1] - sum(widths.values()) for name in parts if name not in EMBEDDERS})
     start = sum(widths[name] for name in parts[: parts.index(part)])
