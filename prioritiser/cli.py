@@ -500,7 +500,7 @@ def cache_cmd(
 
 #: Seconds of embedding on a CPU beyond which ``rank`` offers the lexical preset meanwhile.
 LONG_EMBEDDING_S = 120.0
-LEXICAL_PRESET = "fast"
+LEXICAL_PRESET = "default"
 
 
 def lexical_while_embedding(directory: Path, model: str, overrides: dict) -> str:

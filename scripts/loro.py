@@ -23,7 +23,7 @@ def review_table(path: Path) -> pd.DataFrame:
     runs = pd.read_csv(path)
     ours = runs[runs.tool.str.startswith("prioritiser")].groupby("dataset")[["loss", "wss95", "seconds"]].mean()
     peer = runs[runs.tool.str.startswith("asreview")].groupby("dataset")[["loss", "wss95"]].mean()
-    table = ours.join(peer, rsuffix="_peer")
+    table = ours.join(peer.add_suffix("_peer"))
     table["ratio"] = table["loss"] / table["loss_peer"]
     return table
 

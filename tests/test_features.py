@@ -258,8 +258,7 @@ def test_combination_stacks_parts_with_equal_shares(texts, tmp_path):
 
 @pytest.mark.slow
 def test_minilm_embeddings_are_cached_and_match_sentence_transformers(cache_root, monkeypatch):
-    from sentence_transformers import SentenceTransformer
-
+    SentenceTransformer = pytest.importorskip("sentence_transformers").SentenceTransformer
     from prioritiser.features.minilm import MiniLMEmbedder, minilm_path
 
     calls = []

