@@ -520,7 +520,7 @@ def lexical_while_embedding(directory: Path, model: str, overrides: dict) -> str
     seconds = sum(run.eta_s or 0.0 for run in runs)
     if seconds <= LONG_EMBEDDING_S:
         return model
-    counts = ", ".join(f"{run.to_embed:,} texts with {run.name} at {run.rate:.0f}/s" for run in runs if run.to_embed)
+    counts = ", ".join(f"{run.to_embed:,} texts with {run.name} at {run.rate:.1f}/s" for run in runs if run.to_embed)
     err_console.print(f"Embedding {counts} takes about {seconds / 60:.0f} min on this machine.", markup=False, highlight=False)
     if err_console.is_terminal and typer.confirm(
             f"Rank with the lexical preset '{LEXICAL_PRESET}' now, and embed later with 'prioritiser embed "

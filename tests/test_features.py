@@ -417,3 +417,45 @@ def test_feature_block_gives_back_each_part_of_a_combination(texts):
     assert feature_block(both, "tfidf+static", "static", params) is dense  # cut once per matrix
     with pytest.raises(UserError, match="not in the features"):
         feature_block(both, "tfidf+static", "minilm", params)
+
+
+def test_embed_and_cache_commands_and_the_rank_offer(cache_root, tmp_path):
+    """``embed`` fills the machine-wide cache once, ``cache info`` reports it, ``rank`` warns
+    about a long pending CPU embedding (from the rate measured on this machine) and, without a
+    terminal to ask, ranks with the requested preset; ``cache clear`` empties the cache."""
+    from typer.testing import CliRunner
+
+    from prioritiser.cli import app
+
+    runner = CliRunner()
+    project = tmp_path / "project"
+    data = Path(__file__).resolve().parent.parent / "data"
+    preset = tmp_path / "fused.toml"
+    preset.write_text('features = "tfidf+static"\nclassifier = "ensemble"\n[classifier_params]\n'
+                      'members = ["svm@tfidf", "svm@static"]\n', encoding="utf-8")
+    assert runner.invoke(app, ["init", str(project), "-r", str(data / "example.csv")]).exit_code == 0
+    first = pd.read_csv(data / "example_first_decisions.csv").head(40)
+    first.to_csv(tmp_path / "decisions.csv", index=False)
+    assert runner.invoke(app, ["label", str(project), str(tmp_path / "decisions.csv")]).exit_code == 0
+
+    embedded = runner.invoke(app, ["embed", str(project), "--model", str(preset)])
+    assert embedded.exit_code == 0 and "static: 500 of 500 texts embedded" in embedded.output
+    again = runner.invoke(app, ["embed", str(project), "--model", str(preset)])
+    assert "static: 0 of 500 texts embedded" in again.output
+    assert "nothing to embed" in runner.invoke(app, ["embed", str(project)]).output
+    info = runner.invoke(app, ["cache", "info"])
+    assert info.exit_code == 0 and "500" in info.output and "static:" in info.output
+
+    [folder] = cache_folders()
+    (folder.path / "rate.txt").write_text("0.5\n")  # as if this machine embedded half a text a second
+    added = pd.DataFrame({"title": [f"Added record {i}" for i in range(100)], "abstract": "An abstract."})
+    added.to_csv(tmp_path / "added.csv", index=False)
+    assert runner.invoke(app, ["add", str(project), "-r", str(tmp_path / "added.csv")]).exit_code == 0
+    ranked = runner.invoke(app, ["rank", str(project), "--model", str(preset)])
+    assert ranked.exit_code == 0, ranked.output
+    assert "Embedding 100 texts with static at 0.5/s takes about 3 min" in ranked.output
+    assert "by model" in ranked.output
+
+    cleared = runner.invoke(app, ["cache", "clear"])
+    assert cleared.exit_code == 0 and cache_folders() == []
+    assert "unknown cache action" in runner.invoke(app, ["cache", "bogus"]).output
