@@ -267,6 +267,9 @@ def rank_cmd(
     from prioritiser.screening import rank_project
 
     overrides = parse_overrides(set_)
+    chosen = lexical_while_embedding(directory, model, overrides)
+    if chosen != model:  # the lexical preset while the embeddings are made: the overrides were for the other
+        model, overrides = chosen, {}
     with open_project(directory) as project:
         result = rank_project(project, model=model, overrides=overrides, batch=batch, out=out,
                               query=query, seed=seed, progress=err_console.is_terminal)
@@ -582,6 +585,82 @@ def screen_cmd(
     except KeyboardInterrupt:  # the way to stop the page: every decision was saved when it was made
         pass
     console.print("Stopped; every decision was saved as it was made.", markup=False, highlight=False)
+
+
+@command("embed", example="prioritiser embed review --model minilm")
+def embed_cmd(
+    directory: Path = typer.Argument(..., help="Project directory."),
+    model: str = typer.Option("minilm", "--model", "-m", metavar="NAME", help="Preset whose sentence encoder to run (name or TOML path)."),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a preset option, KEY=VALUE (repeatable)."),
+) -> None:
+    """Embed the project's texts with the preset's sentence encoder into the machine-wide cache,
+    on a GPU when present. Ctrl-C keeps every finished shard; running it again continues."""
+    from prioritiser.features import embed_missing
+    from prioritiser.learning import load_preset
+
+    config = load_preset(model, parse_overrides(set_))
+    with open_project(directory) as project:
+        _, texts = project.group_texts()
+    runs = embed_missing(config["features"], texts, config.get("feature_params"), progress=err_console.is_terminal)
+    if not runs:
+        console.print(f"Preset '{model}' uses no sentence encoder ({config['features']}); nothing to embed.",
+                      markup=False, highlight=False)
+    for run in runs:
+        rate = f" ({run.to_embed / run.seconds:.1f} records/s)" if run.to_embed and run.seconds else ""
+        console.print(f"{run.name}: {run.to_embed:,} of {len(texts):,} texts embedded in {run.seconds:.1f} s{rate}; "
+                      f"the rest were cached. Encoder: {run.identity}", markup=False, highlight=False)
+
+
+@command("cache", example="prioritiser cache info")
+def cache_cmd(
+    action: str = typer.Argument("info", help="'info': each encoder's cached texts and size; 'clear': delete them."),
+) -> None:
+    """The machine-wide embedding cache ($XDG_CACHE_HOME/prioritiser, by default ~/.cache/prioritiser)."""
+    from prioritiser.features.cache import cache_folders, clear_cache, machine_cache_dir
+
+    if action == "clear":
+        console.print(f"Freed {clear_cache() / 2**20:,.1f} MiB in {machine_cache_dir()}.", markup=False, highlight=False)
+        return
+    if action != "info":
+        raise UserError(f"unknown cache action {action!r}: use info or clear")
+    folders = cache_folders()
+    table = Table("encoder identity", "texts", "MiB", title=f"Embedding cache {machine_cache_dir()}")
+    for folder in folders:
+        table.add_row(folder.identity or folder.path.name, f"{folder.texts:,}", f"{folder.bytes / 2**20:,.1f}")
+    console.print(table)
+    console.print(f"Total {sum(f.bytes for f in folders) / 2**20:,.1f} MiB; 'prioritiser cache clear' deletes it.",
+                  markup=False, highlight=False)
+
+
+#: Seconds of embedding on a CPU beyond which ``rank`` offers the lexical preset meanwhile.
+LONG_EMBEDDING_S = 120.0
+LEXICAL_PRESET = "default"
+
+
+def lexical_while_embedding(directory: Path, model: str, overrides: dict) -> str:
+    """The preset ``rank`` should use: ``model``, unless its sentence encoder still has more than
+    ``LONG_EMBEDDING_S`` seconds of CPU work on this project; then say how long, and (at a
+    terminal, if the user agrees) rank with the lexical preset now, the embeddings to be made
+    by ``prioritiser embed`` and used by a later rank."""
+    from prioritiser.features import EMBEDDERS, embedding_backlog, parse_spec
+    from prioritiser.learning import load_preset
+
+    config = load_preset(model, overrides)
+    if not any(part in EMBEDDERS for part in parse_spec(config["features"])):
+        return model
+    with open_project(directory) as project:
+        _, texts = project.group_texts()
+    runs = embedding_backlog(config["features"], texts, config.get("feature_params"), measure=64)
+    seconds = sum(run.eta_s or 0.0 for run in runs)
+    if seconds <= LONG_EMBEDDING_S:
+        return model
+    counts = ", ".join(f"{run.to_embed:,} texts with {run.name} at {run.rate:.1f}/s" for run in runs if run.to_embed)
+    err_console.print(f"Embedding {counts} takes about {seconds / 60:.0f} min on this machine.", markup=False, highlight=False)
+    if err_console.is_terminal and typer.confirm(
+            f"Rank with the lexical preset '{LEXICAL_PRESET}' now, and embed later with 'prioritiser embed "
+            f"{directory}' (the next rank then uses the embeddings)?", default=True, err=True):
+        return LEXICAL_PRESET
+    return model
 
 
 def main() -> int | str | None:

@@ -30,14 +30,24 @@ def step(description: str, enabled: bool = True) -> Iterator[None]:
 
 @contextmanager
 def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
-    """A ``(done, total)`` callback drawing a progress bar while the block runs."""
+    """A ``(done, total)`` callback drawing a progress bar, with records per second and the time
+    left, while the block runs."""
     if not _shown(enabled):
         yield lambda done, total: None
         return
+    import time
+
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+        task = bar.add_task(description, total=None, rate="")
+        started = time.perf_counter()
+
+        def report(done: int, total: int) -> None:
+            elapsed = time.perf_counter() - started
+            bar.update(task, completed=done, total=total, rate=f"{done / elapsed:.1f} records/s" if done else "")
+
+        yield report

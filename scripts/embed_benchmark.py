@@ -2,14 +2,18 @@
 
     .venv/bin/python scripts/embed_benchmark.py [--records 5000] [--minilm-records 300] [--cache-rows 1000000]
 
-Texts are title + abstract from /work/shared/benchmark/datasets/*.csv.gz (or --datasets). Times
-exclude loading a model and use no cache unless the row says so. CPU seconds count every thread
-of this process: on a machine shared with other work they show the cost better than wall time.
+Texts are title + abstract from /work/shared/benchmark/datasets/*.csv.gz (or --datasets), drawn
+at random (seeded) across the reviews. Times exclude loading a model and use no cache unless the
+row says so. CPU seconds count every thread of this process: on a machine shared with other work
+they show the cost better than wall time; the load average (1 min) is printed beside each row.
+MiniLM is timed in each precision and token limit, and on titles only; its ``cos`` column is
+the mean (and least) cosine of its vectors to those of float32 with 256 tokens.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -27,26 +31,46 @@ def load_texts(folder: Path, n: int) -> list[str]:
     frames = [pd.read_csv(path, usecols=["title", "abstract"], dtype=str, keep_default_na=False)
               for path in sorted(folder.glob("*.csv.gz"))]
     frame = pd.concat(frames)
-    return (frame["title"] + ". " + frame["abstract"]).head(n).tolist()
+    frame = frame.sample(n=min(n, len(frame)), random_state=0)
+    return (frame["title"] + "\n" + frame["abstract"]).tolist()
 
 
-def timed(action) -> tuple[float, float]:
-    """Wall-clock and CPU seconds (this process, all threads) of ``action()``."""
+def timed(action) -> tuple[float, float, str]:
+    """Wall-clock and CPU seconds (this process, all threads) of ``action()``, and the load average after."""
     wall, cpu = time.perf_counter(), time.process_time()
     action()
-    return time.perf_counter() - wall, time.process_time() - cpu
+    return time.perf_counter() - wall, time.process_time() - cpu, f"{os.getloadavg()[0]:.1f}"
 
 
-def extractor_rows(texts: list[str], minilm_records: int) -> list[tuple[str, int, tuple[float, float]]]:
-    """(what, records, (wall, cpu) seconds) for each extractor; models are loaded before timing."""
+def minilm_rows(texts: list[str]) -> list[tuple[str, int, tuple[float, float, str]]]:
+    """MiniLM in float32 and bfloat16, 256 and 128 tokens, and on titles only (no cache)."""
+    from prioritiser.features.minilm import MiniLMEmbedder
+
+    rows, reference = [], None
+    titles = [text.split("\n", 1)[0] for text in texts]
+    for precision, max_length, inputs, what in (("float32", 256, texts, ""), ("bfloat16", 256, texts, ""),
+                                                ("bfloat16", 128, texts, ""), ("bfloat16", 256, titles, ", titles only")):
+        embedder = MiniLMEmbedder(max_length=max_length, precision=precision)
+        embedder.embed(inputs[:2])  # load the model
+        out = {}
+        timing = timed(lambda: out.setdefault("vectors", embedder.embed(inputs)))
+        reference = out["vectors"] if reference is None else reference
+        cosines = (out["vectors"] * reference).sum(axis=1)
+        rows.append((f"minilm {precision} {max_length} tokens{what}, cos {cosines.mean():.4f} (min {cosines.min():.3f})",
+                     len(inputs), timing))
+    return rows
+
+
+def extractor_rows(texts: list[str], minilm_records: int) -> list[tuple[str, int, tuple[float, float, str]]]:
+    """(what, records, (wall s, cpu s, load)) for each extractor; models are loaded before timing."""
     rows = []
-    for spec, n in (("tfidf", len(texts)), ("static", len(texts)), ("tfidf+static", len(texts)),
-                    ("minilm", minilm_records)):
-        if n == 0:
-            continue
+    for spec in ("tfidf", "static", "tfidf+static"):
         make_extractor(spec).fit_transform(texts[:2])  # load the model
-        rows.append((spec, n, timed(lambda: extract_features(spec, texts[:n], progress=False))))
+        rows.append((spec, len(texts), timed(lambda: make_extractor(spec).fit_transform(texts))))
+    if minilm_records:
+        rows += minilm_rows(texts[:minilm_records])
     with tempfile.TemporaryDirectory() as cache_dir:
+        os.environ["XDG_CACHE_HOME"] = cache_dir  # an empty machine-wide cache for these two rows
         sim = texts[:2000]
         rows.append(("tfidf+static, 2000 records, empty cache", len(sim),
                      timed(lambda: extract_features("tfidf+static", sim, Path(cache_dir), progress=False))))
@@ -55,7 +79,7 @@ def extractor_rows(texts: list[str], minilm_records: int) -> list[tuple[str, int
     return rows
 
 
-def cache_rows(n: int, dimensions: int = 384, shard_rows: int = 8192) -> list[tuple[str, int, tuple[float, float]]]:
+def cache_rows(n: int, dimensions: int = 384, shard_rows: int = 8192) -> list[tuple[str, int, tuple[float, float, str]]]:
     """Store n random vectors through the cache, then read all of them and a 2,000-text slice."""
     texts = [f"synthetic record {i}" for i in range(n)]
     rng = np.random.default_rng(0)
@@ -84,17 +108,21 @@ def main() -> None:
 
     import torch
 
-    from prioritiser.features.minilm import load_minilm
+    from prioritiser.features.minilm import default_device, native_bfloat16
 
+    device = default_device()
+    hardware = (f"CUDA available: {torch.cuda.is_available()}; minilm device: {device}; "
+                f"native bfloat16: {native_bfloat16(device)}; torch threads: {torch.get_num_threads()}; CPUs: {os.cpu_count()}")
     texts = load_texts(args.datasets, args.records)
-    rows = extractor_rows(texts, args.minilm_records)
+    with tempfile.TemporaryDirectory() as machine_cache:
+        os.environ["XDG_CACHE_HOME"] = machine_cache  # time the embedders, not reads of the user's cache
+        rows = extractor_rows(texts, args.minilm_records)
     if args.cache_rows:
         rows += cache_rows(args.cache_rows)
-    print(f"{'what':<52} {'records':>9} {'wall s':>8} {'cpu s':>8} {'records/s':>10} {'per cpu s':>10}")
-    for what, n, (wall, cpu) in rows:
-        print(f"{what:<52} {n:>9} {wall:>8.3f} {cpu:>8.3f} {n / wall:>10.0f} {n / max(cpu, 1e-9):>10.0f}")
-    device = load_minilm().device if args.minilm_records else "not loaded"
-    print(f"CUDA available: {torch.cuda.is_available()}; minilm ran on: {device}; torch threads: {torch.get_num_threads()}")
+    print(f"{'what':<62} {'records':>8} {'wall s':>8} {'cpu s':>8} {'records/s':>10} {'per cpu s':>10} {'load':>5}")
+    for what, n, (wall, cpu, load) in rows:
+        print(f"{what:<62} {n:>8} {wall:>8.3f} {cpu:>8.3f} {n / wall:>10.1f} {n / max(cpu, 1e-9):>10.1f} {load:>5}")
+    print(hardware)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,16 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def machine_cache(tmp_path_factory):
+    """A machine-wide cache folder of the test session's own, so that tests never read or fill
+    the user's (``XDG_CACHE_HOME`` points into a temporary folder)."""
+    root = tmp_path_factory.mktemp("xdg-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(root))
+        yield root / "prioritiser"
+
+
 @pytest.fixture
 def count_calls(monkeypatch):
     """Texts whose tf-idf term counts were computed for the count cache, batch by batch."""

@@ -10,8 +10,9 @@ import pytest
 import scipy.sparse as sp
 
 from prioritiser.errors import UserError
-from prioritiser.features import extract_features, make_extractor, parse_spec
-from prioritiser.features.cache import EmbeddingCache, text_keys
+from prioritiser.features import embed_missing, embedding_backlog, extract_features, make_extractor, parse_spec
+from prioritiser.features.cache import EmbeddingCache, cache_folders, clear_cache, text_keys
+from prioritiser.features.static import StaticEmbedder
 from prioritiser.package_data import data_dir
 
 DATA = data_dir()
@@ -24,6 +25,13 @@ SOFTWARE = "Software engineering tertiary study"
 def texts() -> list[str]:
     frame = pd.read_csv(DATA / "example.csv").head(60).fillna("")
     return (frame["title"] + " " + frame["abstract"]).tolist()
+
+
+@pytest.fixture
+def cache_root(tmp_path, monkeypatch) -> Path:
+    """An empty machine-wide cache for one test."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg" / "prioritiser"
 
 
 @pytest.fixture
@@ -126,43 +134,62 @@ def test_dense_embeddings_put_related_abstracts_together(spec):
     assert _cosine(trial, bp) > _cosine(bp, software) + 0.2
 
 
-def test_cache_embeds_only_texts_never_seen(tmp_path, texts, encode_calls):
-    uncached = extract_features("static", texts, progress=False)
+def test_cache_embeds_only_texts_never_seen(cache_root, texts, encode_calls):
+    uncached = StaticEmbedder().transform(texts)
     encode_calls.clear()
-    first = extract_features("static", texts + texts[:5], cache_dir=tmp_path, progress=False)
+    first = extract_features("static", texts + texts[:5], progress=False)
     assert sum(map(len, encode_calls)) == len(texts)  # duplicates embedded once
     np.testing.assert_array_equal(first[: len(texts)], uncached)
     np.testing.assert_array_equal(first[len(texts):], uncached[:5])
 
     encode_calls.clear()
-    again = extract_features("static", texts[::-1], cache_dir=tmp_path, progress=False)
+    again = extract_features("static", texts[::-1], progress=False)
     assert encode_calls == []
     np.testing.assert_array_equal(again, uncached[::-1])
 
     added = ["Blood pressure lowering with ramipril in older adults", "A mapping study of test automation"]
-    extended = extract_features("static", texts + added, cache_dir=tmp_path, progress=False)
+    extended = extract_features("static", texts + added, progress=False)
     assert sorted(t for call in encode_calls for t in call) == sorted(added)
     np.testing.assert_array_equal(extended[: len(texts)], uncached)
-    np.testing.assert_array_equal(extended[len(texts):], extract_features("static", added, progress=False))
+    np.testing.assert_array_equal(extended[len(texts):], StaticEmbedder().transform(added))
 
 
-def test_cache_is_keyed_by_model_identity(tmp_path, texts, encode_calls):
-    extract_features("static", texts[:10], cache_dir=tmp_path, progress=False)
+def test_cache_is_keyed_by_model_identity(cache_root, texts, encode_calls):
+    extract_features("static", texts[:10], progress=False)
     encode_calls.clear()
-    short = extract_features("static", texts[:10], cache_dir=tmp_path, params={"max_length": 8}, progress=False)
+    short = extract_features("static", texts[:10], params={"max_length": 8}, progress=False)
     assert sum(map(len, encode_calls)) == 10
-    assert not np.allclose(short, extract_features("static", texts[:10], progress=False))
+    assert not np.allclose(short, StaticEmbedder().transform(texts[:10]))
+    identities = sorted(folder.identity for folder in cache_folders())
+    assert len(identities) == 2 and identities[0].endswith(":max_length=512")
+    assert identities[1].endswith(":max_length=8")
 
 
-def _shard_files(tmp_path: Path, suffix: str) -> list[Path]:
-    return sorted((tmp_path / "embeddings").glob(f"*/*{suffix}"))
+def test_cache_info_counts_texts_and_clear_empties_it(cache_root, texts, encode_calls):
+    assert embedding_backlog("tfidf", texts) == []
+    [before] = embedding_backlog("tfidf+static", texts)
+    assert before.to_embed == len(texts) and before.identity.startswith("static:")
+    [run] = embed_missing("static", texts[:20], progress=False)
+    assert run.to_embed == 20 and run.seconds > 0
+    [folder] = cache_folders()
+    assert folder.texts == 20 and folder.bytes >= 20 * 256 * 4 and folder.path.parent == cache_root / "embeddings"
+    assert embedding_backlog("static", texts)[0].to_embed == len(texts) - 20
+    encode_calls.clear()
+    [again] = embed_missing("static", texts[:20], progress=False)
+    assert again.to_embed == 0 and encode_calls == []
+    assert clear_cache() == folder.bytes and cache_folders() == []
+    assert embedding_backlog("static", texts)[0].to_embed == len(texts)
+
+
+def _shard_files(root: Path, suffix: str) -> list[Path]:
+    return sorted((root / "embeddings").glob(f"*/*{suffix}"))
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "drop_vectors"])
-def test_damaged_shard_is_detected_and_rebuilt(tmp_path, texts, encode_calls, damage):
-    uncached = extract_features("static", texts, progress=False)
-    extract_features("static", texts, cache_dir=tmp_path, progress=False)
-    [vectors] = _shard_files(tmp_path, ".vectors.npy")
+def test_damaged_shard_is_detected_and_rebuilt(cache_root, texts, encode_calls, damage):
+    uncached = StaticEmbedder().transform(texts)
+    extract_features("static", texts, progress=False)
+    [vectors] = _shard_files(cache_root, ".vectors.npy")
     raw = vectors.read_bytes()
     if damage == "truncate":
         vectors.write_bytes(raw[: len(raw) // 2])
@@ -171,12 +198,12 @@ def test_damaged_shard_is_detected_and_rebuilt(tmp_path, texts, encode_calls, da
     else:
         vectors.unlink()
     encode_calls.clear()
-    rebuilt = extract_features("static", texts, cache_dir=tmp_path, progress=False)
+    rebuilt = extract_features("static", texts, progress=False)
     assert sum(map(len, encode_calls)) == len(texts)
     np.testing.assert_array_equal(rebuilt, uncached)
-    assert len(_shard_files(tmp_path, ".index.npz")) == 1
+    assert len(_shard_files(cache_root, ".index.npz")) == 1
     encode_calls.clear()
-    extract_features("static", texts, cache_dir=tmp_path, progress=False)
+    extract_features("static", texts, progress=False)
     assert encode_calls == []
 
 
@@ -214,7 +241,7 @@ def test_cache_reads_the_rows_of_many_shards(tmp_path):
 
 def test_combination_stacks_parts_with_equal_shares(texts, tmp_path):
     tfidf = extract_features("tfidf", texts)
-    static = extract_features("static", texts, progress=False)
+    static = StaticEmbedder().transform(texts)
     both = extract_features("tfidf+static", texts, cache_dir=tmp_path, progress=False)
     assert sp.isspmatrix_csr(both) and both.dtype == np.float32
     assert both.shape == (len(texts), tfidf.shape[1] + static.shape[1])
@@ -231,24 +258,29 @@ def test_combination_stacks_parts_with_equal_shares(texts, tmp_path):
 
 
 @pytest.mark.slow
-def test_minilm_embeddings_are_cached(tmp_path, monkeypatch):
-    from sentence_transformers import SentenceTransformer
+def test_minilm_embeddings_are_cached_and_match_sentence_transformers(cache_root, monkeypatch):
+    SentenceTransformer = pytest.importorskip("sentence_transformers").SentenceTransformer
+    from prioritiser.features.minilm import MiniLMEmbedder, minilm_path
 
     calls = []
-    real = SentenceTransformer.encode
+    real = MiniLMEmbedder.embed
 
-    def spy(self, sentences, *args, **kwargs):
+    def spy(self, sentences):
         calls.append(list(sentences))
-        return real(self, sentences, *args, **kwargs)
+        return real(self, sentences)
 
-    monkeypatch.setattr(SentenceTransformer, "encode", spy)
+    monkeypatch.setattr(MiniLMEmbedder, "embed", spy)
     texts = [ACE_TRIAL, ACE_BP, SOFTWARE]
-    first = extract_features("minilm", texts, cache_dir=tmp_path, progress=False)
+    first = extract_features("minilm", texts, progress=False)
     assert first.shape == (3, 384) and first.dtype == np.float32
     np.testing.assert_allclose(_row_norms(first), 1.0, rtol=1e-5)
-    again = extract_features("minilm", texts + ["Urinary incontinence drugs"], cache_dir=tmp_path, progress=False)
+    again = extract_features("minilm", texts + ["Urinary incontinence drugs"], progress=False)
     assert [sorted(call) for call in calls] == [sorted(texts), ["Urinary incontinence drugs"]]
     np.testing.assert_array_equal(again[:3], first)
+    reference = SentenceTransformer(str(minilm_path()), device="cpu").encode(texts, normalize_embeddings=True)
+    exact = MiniLMEmbedder(precision="float32", device="cpu").transform(texts)
+    assert (exact * reference).sum(axis=1).min() > 0.99999
+    assert (first * reference).sum(axis=1).min() > 0.999  # bfloat16 where the CPU has it
 
 
 def _same(a, b) -> bool:
@@ -347,3 +379,84 @@ def test_count_cache_reads_the_rows_of_many_shards(tmp_path):
     offsets = np.cumsum([0] + [m.shape[0] for _, m in found.parts])
     rows = stacked[offsets[found.part] + found.row]
     assert _same(sp.csr_matrix((rows.data, terms[rows.indices], rows.indptr), shape=reference.shape), reference[query])
+
+
+def test_minilm_identity_needs_torch_only_once_per_machine(cache_root):
+    """The encoder identity (needed by every rank, even with all vectors cached) probes the
+    hardware with torch the first time only; later processes read hardware.json."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys; from prioritiser.features.minilm import MiniLMEmbedder; "
+              "print(MiniLMEmbedder().identity()); print('torch' in sys.modules)")
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache_root.parent)}
+    first = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    second = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert first.stdout.split()[1] == "True" and second.stdout.split() == [first.stdout.split()[0], "False"]
+    probed = json.loads((cache_root / "hardware.json").read_text())
+    assert set(probed) == {"cuda", "cuda_bfloat16", "cpu_bfloat16"}
+    assert first.stdout.split()[0].endswith("precision=bfloat16" if probed["cpu_bfloat16"] else "precision=float32")
+    clear_cache()
+    assert not (cache_root / "hardware.json").exists()
+
+
+def test_feature_block_gives_back_each_part_of_a_combination(texts):
+    tfidf = extract_features("tfidf", texts)
+    static = StaticEmbedder().transform(texts)
+    params = {"weights": {"tfidf": 1.0, "static": 0.5}}
+    both = extract_features("tfidf+static", texts, params=params, progress=False)
+    from prioritiser.features import feature_block
+
+    dense = feature_block(both, "tfidf+static", "static", params)
+    assert isinstance(dense, np.ndarray)
+    np.testing.assert_allclose(dense, static, rtol=1e-5, atol=1e-6)
+    lexical = feature_block(both, "tfidf+static", "tfidf", params)
+    assert sp.isspmatrix_csr(lexical) and lexical.shape == tfidf.shape
+    np.testing.assert_allclose(lexical.toarray(), tfidf.toarray(), rtol=1e-5, atol=1e-6)
+    assert feature_block(both, "tfidf+static", "static", params) is dense  # cut once per matrix
+    with pytest.raises(UserError, match="not in the features"):
+        feature_block(both, "tfidf+static", "minilm", params)
+
+
+def test_embed_and_cache_commands_and_the_rank_offer(cache_root, tmp_path):
+    """``embed`` fills the machine-wide cache once, ``cache info`` reports it, ``rank`` warns
+    about a long pending CPU embedding (from the rate measured on this machine) and, without a
+    terminal to ask, ranks with the requested preset; ``cache clear`` empties the cache."""
+    from typer.testing import CliRunner
+
+    from prioritiser.cli import app
+
+    runner = CliRunner()
+    project = tmp_path / "project"
+    data = DATA
+    preset = tmp_path / "fused.toml"
+    preset.write_text('features = "tfidf+static"\nclassifier = "ensemble"\n[classifier_params]\n'
+                      'members = ["svm@tfidf", "svm@static"]\n', encoding="utf-8")
+    assert runner.invoke(app, ["init", str(project), "-r", str(data / "example.csv")]).exit_code == 0
+    first = pd.read_csv(data / "example_first_decisions.csv").head(40)
+    first.to_csv(tmp_path / "decisions.csv", index=False)
+    assert runner.invoke(app, ["label", str(project), str(tmp_path / "decisions.csv")]).exit_code == 0
+
+    embedded = runner.invoke(app, ["embed", str(project), "--model", str(preset)])
+    assert embedded.exit_code == 0 and "static: 500 of 500 texts embedded" in embedded.output
+    again = runner.invoke(app, ["embed", str(project), "--model", str(preset)])
+    assert "static: 0 of 500 texts embedded" in again.output
+    assert "nothing to embed" in runner.invoke(app, ["embed", str(project), "--model", "default"]).output
+    info = runner.invoke(app, ["cache", "info"])
+    assert info.exit_code == 0 and "500" in info.output and "static:" in info.output
+
+    [folder] = cache_folders()
+    (folder.path / "rate.txt").write_text("0.5\n")  # as if this machine embedded half a text a second
+    added = pd.DataFrame({"title": [f"Added record {i}" for i in range(100)], "abstract": "An abstract."})
+    added.to_csv(tmp_path / "added.csv", index=False)
+    assert runner.invoke(app, ["add", str(project), "-r", str(tmp_path / "added.csv")]).exit_code == 0
+    ranked = runner.invoke(app, ["rank", str(project), "--model", str(preset)])
+    assert ranked.exit_code == 0, ranked.output
+    assert "Embedding 100 texts with static at 0.5/s takes about 3 min" in ranked.output
+    assert "by model" in ranked.output
+
+    cleared = runner.invoke(app, ["cache", "clear"])
+    assert cleared.exit_code == 0 and cache_folders() == []
+    assert "unknown cache action" in runner.invoke(app, ["cache", "bogus"]).output

@@ -31,7 +31,7 @@ from prioritiser.store import Iteration, Project, now_iso
 from prioritiser.store import team
 
 MANIFEST_FORMAT = "prioritiser-audit/1"
-DEPENDENCIES = ("numpy", "scipy", "scikit-learn", "sentence-transformers", "model2vec", "torch", "pandas",
+DEPENDENCIES = ("numpy", "scipy", "scikit-learn", "transformers", "model2vec", "torch", "pandas",
                 "matplotlib")
 EXCLUDED_COLUMNS = ["record_id", "group_id", "title", "abstract", "authors", "year", "doi", "pmid", "journal",
                     "source_file", "score", "rank", "percentile", "top_terms", "similar_include_id",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import uuid
 import zipfile
 import zlib
@@ -37,8 +38,61 @@ import numpy as np
 import scipy.sparse as sp
 
 KEY_DTYPE = "S32"
+#: File in each embedding folder naming the embedder identity whose vectors it holds.
+IDENTITY_FILE = "identity.txt"
+#: File in the machine-wide cache holding what torch saw of the hardware (see ``minilm.hardware``).
+HARDWARE_FILE = "hardware.json"
 #: Exceptions that mean a shard file is damaged (truncated, bit-flipped, not a shard).
 DAMAGED = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+
+
+def machine_cache_dir() -> Path:
+    """The machine-wide cache folder: ``$XDG_CACHE_HOME/prioritiser``, by default
+    ``~/.cache/prioritiser``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "prioritiser"
+
+
+@dataclass
+class CacheFolder:
+    """One extractor identity's folder in a cache: its path, what it holds, and its size."""
+
+    path: Path
+    identity: str
+    texts: int
+    bytes: int
+
+
+def cache_folders(root: Path | None = None) -> list[CacheFolder]:
+    """The embedding folders of the cache ``root`` (default: :func:`machine_cache_dir`), each with
+    its identity (as written by the embedder that filled it), number of texts and bytes on disk."""
+    base = Path(root or machine_cache_dir()) / "embeddings"
+    folders = []
+    for folder in sorted(base.iterdir()) if base.is_dir() else []:
+        if not folder.is_dir():
+            continue
+        identity = folder / IDENTITY_FILE
+        texts = 0
+        for index in EmbeddingCache(folder)._index_paths():
+            try:
+                with np.load(index) as arrays:
+                    texts += len(arrays["keys"])
+            except DAMAGED:
+                continue
+        folders.append(CacheFolder(folder, identity.read_text(encoding="utf-8").strip() if identity.is_file() else "",
+                                   texts, sum(f.stat().st_size for f in folder.iterdir() if f.is_file())))
+    return folders
+
+
+def clear_cache(root: Path | None = None) -> int:
+    """Delete every embedding folder of the cache ``root`` (default: :func:`machine_cache_dir`)
+    and what it knows of the hardware; returns the bytes freed. Projects keep working: vectors
+    are computed again when needed."""
+    freed = 0
+    for folder in cache_folders(root):
+        freed += folder.bytes
+        shutil.rmtree(folder.path, ignore_errors=True)
+    (Path(root or machine_cache_dir()) / HARDWARE_FILE).unlink(missing_ok=True)
+    return freed
 
 
 def text_keys(texts: list[str]) -> np.ndarray:
@@ -53,7 +107,7 @@ def _prefix(keys: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.ascontiguousarray(keys, dtype=KEY_DTYPE).view(np.uint64)[::4])
 
 
-def _write_atomic(path: Path, save: Callable[[object], None]) -> None:
+def write_atomic(path: Path, save: Callable[[object], None]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as handle:
@@ -159,8 +213,8 @@ class EmbeddingCache(ShardCache):
         if vectors.ndim != 2 or len(vectors) != len(keys):
             raise ValueError(f"{len(keys)} keys but vectors of shape {vectors.shape}")
         shard = self._new_shard()
-        _write_atomic(self.directory / f"{shard}.vectors.npy", lambda f: np.save(f, vectors))
-        _write_atomic(self.directory / f"{shard}{self.INDEX_SUFFIX}",
+        write_atomic(self.directory / f"{shard}.vectors.npy", lambda f: np.save(f, vectors))
+        write_atomic(self.directory / f"{shard}{self.INDEX_SUFFIX}",
                       lambda f: np.savez(f, keys=keys, crc32=np.uint32(zlib.crc32(vectors))))
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -292,9 +346,9 @@ class CountCache(ShardCache):
         entries = {"indices": np.ascontiguousarray(matrix.indices, dtype=np.int32),
                    "data": np.ascontiguousarray(matrix.data, dtype=np.float32)}
         for name in self.ARRAYS:
-            _write_atomic(self._array_path(shard, name), lambda f, array=entries[name]: np.save(f, array))
+            write_atomic(self._array_path(shard, name), lambda f, array=entries[name]: np.save(f, array))
         crc = np.array([zlib.crc32(entries[name]) for name in self.ARRAYS], dtype=np.uint32)
-        _write_atomic(shard, lambda f: np.savez(f, keys=np.asarray(keys, dtype=KEY_DTYPE),
+        write_atomic(shard, lambda f: np.savez(f, keys=np.asarray(keys, dtype=KEY_DTYPE),
                                                 terms=np.asarray(terms, dtype=np.int32),
                                                 indptr=np.asarray(matrix.indptr, dtype=np.int64), crc32=crc))
 

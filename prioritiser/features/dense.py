@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from prioritiser.features.cache import EmbeddingCache
+from prioritiser.features.cache import IDENTITY_FILE, EmbeddingCache, text_keys
 from prioritiser.files import file_sha256 as project_file_sha256
 from prioritiser.progress import progress_bar
 
@@ -80,6 +81,11 @@ class DenseEmbedder(TransformerMixin, BaseEstimator):
         return self.embed(texts) if texts else np.zeros((0, self.dimensions), dtype=np.float32)
 
 
+#: File in an embedding folder holding the records per second last measured on this machine.
+RATE_FILE = "rate.txt"
+RATE_MIN_TEXTS = 256
+
+
 class CachedEmbedder(TransformerMixin, BaseEstimator):
     """``embedder`` with its vectors cached under ``cache_dir``: only texts never embedded by this
     embedder identity are passed to the model. Output equals ``embedder.transform``."""
@@ -101,16 +107,45 @@ class CachedEmbedder(TransformerMixin, BaseEstimator):
         return self.embedder.identity()
 
     def cache(self) -> EmbeddingCache:
-        """The cache folder: ``<cache_dir>/embeddings/<name>-<first 16 hex of SHA-256 of identity>``."""
-        tag = hashlib.sha256(self.identity().encode()).hexdigest()[:16]
-        return EmbeddingCache(Path(self.cache_dir) / "embeddings" / f"{self.embedder.name}-{tag}")
+        """The cache folder: ``<cache_dir>/embeddings/<name>-<first 16 hex of SHA-256 of identity>``,
+        holding the identity in full in ``identity.txt``."""
+        identity = self.identity()
+        folder = Path(self.cache_dir) / "embeddings" / f"{self.embedder.name}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+        if not (folder / IDENTITY_FILE).is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / IDENTITY_FILE).write_text(identity + "\n", encoding="utf-8")
+        return EmbeddingCache(folder)
 
     def fit(self, texts: list[str], y=None) -> CachedEmbedder:
         return self
+
+    def missing(self, texts: list[str]) -> int:
+        """How many distinct texts of ``texts`` are not cached yet."""
+        keys = text_keys(list(texts))
+        found, _ = self.cache().lookup(keys)
+        return len(np.unique(keys[~found]))
+
+    def last_rate(self) -> float | None:
+        """Records per second of the last run on this machine that embedded at least
+        ``RATE_MIN_TEXTS`` texts (``None`` if none did)."""
+        try:
+            return float((self.cache().directory / RATE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
 
     def transform(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return self.embedder.transform(texts)
+        cache = self.cache()
+        start, embedded = time.perf_counter(), 0
         with progress_bar(f"Embedding with {self.name}", self.progress) as report:
-            return self.cache().get_or_embed(texts, self.embedder.embed, progress=report)
+            def progress(done: int, total: int) -> None:
+                nonlocal embedded
+                embedded = done
+                report(done, total)
+
+            vectors = cache.get_or_embed(texts, self.embedder.embed, batch_size=256, shard_rows=1024, progress=progress)
+        if embedded >= RATE_MIN_TEXTS:
+            (cache.directory / RATE_FILE).write_text(f"{embedded / (time.perf_counter() - start):.2f}\n", encoding="utf-8")
+        return vectors

@@ -26,6 +26,11 @@ ENSEMBLE_KEYS = ("members", "weights")
 DEFAULT_MEMBERS = ["logistic", "svm"]
 
 
+def _classifier_of(member: str) -> str:
+    """The registered classifier an ensemble member names (``svm@minilm`` -> ``svm``)."""
+    return member.partition("@")[0]
+
+
 def _standardise(scores: np.ndarray) -> np.ndarray:
     spread = scores.std()
     return (scores - scores.mean()) / (spread if spread > 0 else 1.0)
@@ -138,16 +143,24 @@ class Ranker(BaseEstimator):
     def _members(self) -> list[tuple[str, float, dict]]:
         """``(classifier, weight, parameters)`` of each classifier in use (weights sum to 1)."""
         params = dict(self.classifier_params or {})
-        groups = {name: params.pop(name) for name in list(params) if name in CLASSIFIERS}
+        groups = {name: params.pop(name) for name in list(params) if _classifier_of(name) in CLASSIFIERS}
         for name, group in groups.items():
             if not isinstance(group, dict):
                 raise UserError(f"classifier_params.{name} must be a table of {name}'s parameters, not {group!r}")
         members = params.pop("members", None) or list(DEFAULT_MEMBERS)
         weights = params.pop("weights", None)
         if self.classifier == ENSEMBLE:
-            if not isinstance(members, list) or any(m not in CLASSIFIERS for m in members):
-                raise UserError(f"classifier_params.members must list classifiers among {', '.join(CLASSIFIERS)}, "
-                                f"not {members!r}")
+            if not isinstance(members, list) or any(_classifier_of(m) not in CLASSIFIERS for m in members):
+                raise UserError(f"classifier_params.members must list classifiers among {', '.join(CLASSIFIERS)} "
+                                f"(each may read one feature part, e.g. svm@minilm), not {members!r}")
+            from prioritiser.features import parse_spec
+
+            parts = parse_spec(self.features)
+            for member in members:
+                part = member.partition("@")[2]
+                if part and part not in parts:
+                    raise UserError(f"classifier_params.members: {member!r} reads feature part {part!r}, "
+                                    f"which the features {self.features!r} do not have")
             weights = weights or [1.0] * len(members)
             if not isinstance(weights, list) or len(weights) != len(members) or not all(
                     isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights):
@@ -161,9 +174,18 @@ class Ranker(BaseEstimator):
         else:
             raise UserError(f"unknown classifier {self.classifier!r}: use {', '.join(CLASSIFIERS)} or {ENSEMBLE}")
         for name, group in groups.items():  # a typo in any classifier's table is an error, used or not
-            _component_params("classifier", name, group, {name: CLASSIFIERS[name]}, 2)
-        return [(name, weight, {**_component_params("classifier", name, params, CLASSIFIERS, 2), **groups.get(name, {})})
+            _component_params("classifier", name, group, {name: CLASSIFIERS[_classifier_of(name)]}, 2)
+        return [(name, weight, {**_component_params("classifier", _classifier_of(name), params, CLASSIFIERS, 2),
+                                **groups.get(name, {})})
                 for name, weight in zip(members, weights)]
+
+    def _part(self, X, member: str):
+        """The columns of ``X`` that ``member`` reads: all of them, or one feature part
+        (``svm@minilm``: the MiniLM block; decision-level fusion)."""
+        from prioritiser.features import feature_block
+
+        part = member.partition("@")[2]
+        return feature_block(X, self.features, part, self.feature_params) if part else X
 
     # ----------------------------------------------------------------- the cycle
     def extract(self, texts: list[str], cache_dir: Path | None = None, progress: bool = False):
@@ -180,9 +202,9 @@ class Ranker(BaseEstimator):
         """Fit on the rows ``labelled`` of ``X`` with their 0/1 labels ``y`` (both classes needed)."""
         labelled, y = np.asarray(labelled), np.asarray(y)
         rows, labels, class_weight = BALANCERS[self.balancer](labelled, y, self.seed, **self._balancer_params())
-        X_train = X[rows]
-        self.models_ = [(CLASSIFIERS[name](class_weight=class_weight, seed=self.seed, **params).fit(X_train, labels),
-                         weight) for name, weight, params in self._members()]
+        self.models_ = [(CLASSIFIERS[_classifier_of(member)](class_weight=class_weight, seed=self.seed, **params)
+                         .fit(self._part(X, member)[rows], labels), weight, member)
+                        for member, weight, params in self._members()]
         return self
 
     def decision_function(self, X) -> np.ndarray:
@@ -192,8 +214,8 @@ class Ranker(BaseEstimator):
         if self.classifier != ENSEMBLE:
             return relevance_scores(self.models_[0][0], X)
         total = np.zeros(X.shape[0])
-        for model, weight in self.models_:
-            total += weight * _standardise(relevance_scores(model, X))
+        for model, weight, member in self.models_:
+            total += weight * _standardise(relevance_scores(model, self._part(X, member)))
         return total
 
     def select(self, scores: np.ndarray, n: int, n_screened: int) -> np.ndarray:
@@ -233,7 +255,8 @@ class Ranker(BaseEstimator):
         if tfidf is not None and not isinstance(tfidf, TfidfExtractor):
             first = tfidf.transformer_list[0][1] if hasattr(tfidf, "transformer_list") else None
             tfidf = first if isinstance(first, TfidfExtractor) else None
-        linear = sorted(((w, m) for (m, w) in self.models_ if hasattr(m, "coef_")), key=lambda p: -p[0])
+        linear = sorted(((w, m) for (m, w, member) in self.models_ if hasattr(m, "coef_")
+                         and member.partition("@")[2] in ("", "tfidf")), key=lambda p: -p[0])
         top_terms = [""] * len(rows)
         if tfidf is not None and linear:
             coef = np.asarray(linear[0][1].coef_, dtype=np.float64).ravel()[: len(tfidf.buckets_)]
