@@ -34,6 +34,18 @@ def test_embase_semicolon_csv_with_search_preamble():
     assert second.abstract == "" and second.line == 6
 
 
+@pytest.mark.parametrize("junk", [b"\xff", b"Statins in nonagen"])
+def test_a_cut_off_last_row_makes_no_record(tmp_path, junk):
+    """Stray bytes after the last line end, or a download cut inside the last row, add no
+    made-up record; a complete last row without a line end is kept."""
+    whole = (FIXTURES / "embase_excel.csv").read_bytes()
+    n = len(list(iter_records(FIXTURES / "embase_excel.csv")))
+    (tmp_path / "cut.csv").write_bytes(whole + junk)
+    assert len(list(iter_records(tmp_path / "cut.csv"))) == n
+    (tmp_path / "unterminated.csv").write_bytes(whole.rstrip(b"\r\n"))
+    assert len(list(iter_records(tmp_path / "unterminated.csv"))) == n
+
+
 def test_web_of_science_tab_delimited_uses_ut_as_id_not_keywords_plus():
     first, second = iter_records(FIXTURES / "wos_tab.txt")
     assert detect_format(FIXTURES / "wos_tab.txt") == "tsv"

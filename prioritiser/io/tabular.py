@@ -77,6 +77,7 @@ class Table:
         self.header: list[str] = []
         self.header_line = 0
         self.delimiter = "\t" if fmt == "tsv" else ","
+        self.terminated = True  # whether the text ended with a line end (set while reading a CSV/TSV)
 
     def _is_header(self, row: list[str]) -> bool:
         return bool(set(find_columns(row, self.anchors)))
@@ -122,7 +123,9 @@ class Table:
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """The data rows after the header; sets ``header`` and ``header_line`` first.
-        Rows whose cells are all empty are skipped."""
+        Rows whose cells are all empty are skipped, and so is a last row with fewer cells than
+        the header when the text ends without a line end: a download cut off there (or stray
+        bytes after the last line end) leaves no made-up record."""
         if self.fmt == "xlsx":
             source = self._xlsx_rows()
         else:
@@ -136,6 +139,7 @@ class Table:
         width = len(full_header)
         continued = continuation_columns(full_header)
         self.header = [h for i, h in enumerate(full_header) if i not in continued]
+        pending = None  # the row before, held back until it is known not to be a cut-off last row
         for line, cells in peek.rest_after(self.header_line):
             if not any(cells) or (len(cells) == 1 and width >= 3 and not self._anchor_column(0)):
                 continue  # blank, or a one-cell section line such as Abstrackr's "citations not yet labeled"
@@ -144,14 +148,24 @@ class Table:
                     raise InputError(self.path, f"row has {len(cells)} cells but the header has {width} "
                                                 f"(is the delimiter {self.delimiter!r} right?)", line=line)
                 cells = cells[:width]
+            short = len(cells) < width
             cells = cells + [""] * (width - len(cells))
             for index, base in continued.items():
                 cells[base] += cells[index]
-            yield line, [c for i, c in enumerate(cells) if i not in continued]
+            if pending is not None:
+                yield pending[:2]
+            pending = (line, [c for i, c in enumerate(cells) if i not in continued], short)
+        if pending is not None and not (pending[2] and not self.terminated):
+            yield pending[:2]
 
     def _csv_rows(self) -> Iterator[tuple[int, list[str]]]:
+        def lines(handle) -> Iterator[str]:
+            for text in handle:
+                self.terminated = text.endswith("\n")
+                yield text
+
         with open_text(self.path) as handle:
-            reader = csv.reader(handle, delimiter=self.delimiter)
+            reader = csv.reader(lines(handle), delimiter=self.delimiter)
             try:
                 yield from _numbered(reader)
             except csv.Error as exc:
