@@ -1,0 +1,158 @@
+"""Embedding and scoring on a Ray cluster (``prioritiser[ray]``): a local cluster on 127.0.0.1
+(a head that runs no tasks, and two worker nodes of one CPU each) started for this module and
+stopped at its end. Skipped, with the reason, when Ray is not installed."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("ray", reason="Ray is not installed (pip install 'prioritiser[ray]')")
+pytest.importorskip("ray.data", reason="Ray Data is not installed (pip install 'prioritiser[ray]')")
+
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from prioritiser.distributed import connect, embed_on_cluster, fit_scorer, rank_on_cluster, texts_dataset  # noqa: E402
+from prioritiser.features import cached_embedders, embed_missing, extract_features  # noqa: E402
+from prioritiser.features.cache import KEY_DTYPE, EmbeddingCache, text_keys  # noqa: E402
+from prioritiser.learning import load_preset  # noqa: E402
+from prioritiser.project import Project  # noqa: E402
+from prioritiser.screening import compute_ranking, screening_state  # noqa: E402
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+N_RECORDS = 2000
+NODE = {"num_cpus": 1, "node_ip_address": "127.0.0.1"}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """The cluster's address; workers and this process share a fresh embedding cache."""
+    import ray
+
+    root = tmp_path_factory.mktemp("ray")
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(root / "cache")
+    local = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "node_ip_address": "127.0.0.1",
+                                                          "include_dashboard": False,
+                                                          "_system_config": {"health_check_period_ms": 500}})
+    workers = [local.add_node(**NODE) for _ in range(2)]
+    try:
+        connect(local.address)
+        yield local, workers
+    finally:
+        ray.shutdown()
+        local.shutdown()
+        if saved is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = saved
+
+
+def make_project(path: Path, n: int = N_RECORDS, start: int = 0) -> Path:
+    """A project of ``n`` distinct records built from the example review (each title paired
+    with a second one, so that no two records are duplicates), the first 200 labelled."""
+    example = pd.read_csv(DATA / "example.csv")
+    i = np.arange(start, start + n)
+    first, second = i % len(example), (i + 1 + 97 * (i // len(example))) % len(example)
+    records = pd.DataFrame({
+        "title": [f"{example.title[a]}: {example.title[b]} ({k})" for k, (a, b) in enumerate(zip(first, second), start)],
+        "abstract": example.abstract.fillna("").to_numpy()[first],
+    })
+    records.to_csv(path.with_suffix(".csv"), index=False)
+    with Project.create(path, [path.with_suffix(".csv")], dedupe=False)[0] as project:
+        labels = pd.DataFrame({"record_id": np.arange(1, 201), "label": example.label_included.to_numpy()[first[:200]]})
+        labels.to_csv(path.with_suffix(".labels.csv"), index=False)
+        project.import_labels(path.with_suffix(".labels.csv"))
+    return path
+
+
+def shard_keys(cached) -> list[np.ndarray]:
+    cache = cached.cache()
+    return [np.load(index)["keys"] for index in cache._index_paths()]
+
+
+def test_cluster_embeddings_and_ranking_equal_the_local_ones(cluster, tmp_path):
+    config = {**load_preset("default"), "features": "static", "feature_params": {}}
+    with Project(make_project(tmp_path / "review")) as project:
+        group_ids, texts = project.group_texts()
+        state = screening_state(project)
+    assert len(texts) == N_RECORDS
+
+    runs = embed_on_cluster("static", texts)
+    assert [run.to_embed for run in runs] == [N_RECORDS]
+    (cached,) = cached_embedders("static")
+    keys = np.concatenate(shard_keys(cached))
+    assert len(keys) == len(np.unique(keys)) == N_RECORDS
+    assert embed_on_cluster("static", texts)[0].to_embed == 0
+
+    found, on_cluster = cached.cache().lookup(text_keys(texts))
+    local = cached.embedder.transform(texts)
+    assert found.all()
+    np.testing.assert_allclose(on_cluster, local, rtol=0, atol=1e-6)
+
+    with Project(tmp_path / "review") as project:
+        local_groups, local_scores, _ = compute_ranking(project, config, state=state, progress=False)
+    idx, y = state.training
+    X_labelled = extract_features("static", [texts[i] for i in idx], progress=False)
+    scorer = fit_scorer(X_labelled, idx, y, config, seed=config["seed"])
+    pool = np.zeros(len(texts), dtype=bool)
+    pool[state.unscreened] = True
+    dataset = texts_dataset({"group_id": group_ids, "text": texts, "in_pool": pool})
+    ranking = rank_on_cluster(dataset, "static", {}, scorer, k=len(local_groups))
+    assert ranking.n_scored == N_RECORDS and ranking.n_pool == len(local_groups) == N_RECORDS - 200
+    assert np.array_equal(ranking.group_ids, local_groups)
+    np.testing.assert_allclose(ranking.scores, local_scores, rtol=0, atol=1e-9)
+
+
+def test_update_search_embeds_only_the_new_records(cluster, tmp_path):
+    first = make_project(tmp_path / "first", n=300, start=5000)
+    with Project(first) as project:
+        _, texts = project.group_texts()
+    assert embed_on_cluster("static", texts)[0].to_embed == 300
+    update = make_project(tmp_path / "update", n=120, start=5300)
+    with Project(first) as project:
+        project.add_records([update.with_suffix(".csv")])
+        _, texts = project.group_texts()
+    assert len(texts) == 420
+    assert embed_on_cluster("static", texts)[0].to_embed == 120
+    assert embed_missing("static", texts, progress=False)[0].to_embed == 0
+
+
+def test_a_worker_killed_mid_job_loses_no_shard_and_duplicates_none(cluster, tmp_path):
+    local, workers = cluster
+    with Project(make_project(tmp_path / "review", n=N_RECORDS, start=20_000)) as project:
+        _, texts = project.group_texts()
+    (cached,) = cached_embedders("static")
+    before = sum(len(k) for k in shard_keys(cached))
+    victim = workers[0]
+
+    def kill_when_half_written() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sum(len(k) for k in shard_keys(cached)) - before < 1:
+            time.sleep(0.01)
+        local.remove_node(victim, allow_graceful=False)
+
+    killer = threading.Thread(target=kill_when_half_written)
+    killer.start()
+    try:
+        embed_on_cluster("static", texts)
+    except Exception:  # the job may fail with its worker; the next run must finish it
+        pass
+    killer.join()
+    workers[0] = local.add_node(**NODE)
+    embed_on_cluster("static", texts)
+
+    keys = np.concatenate(shard_keys(cached)).astype(KEY_DTYPE)
+    assert len(keys) == len(np.unique(keys))
+    wanted = text_keys(texts)
+    assert np.isin(wanted, keys).all()
+    cache = EmbeddingCache(cached.cache().directory)
+    found, vectors = cache.lookup(wanted)
+    assert found.all()
+    np.testing.assert_allclose(vectors, cached.embedder.transform(texts), rtol=0, atol=1e-6)
