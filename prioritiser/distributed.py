@@ -205,12 +205,15 @@ def check_dense(spec: str) -> None:
 
 
 class _BlockScorer:
-    """Ray Data actor: builds the features of a block of ``text`` from the embedding cache (the
-    encoder is loaded once, and only for texts not cached) and scores them with the broadcast model."""
+    """Ray Data actor: fetches the broadcast model once, then builds the features of a block of
+    ``text`` from the embedding cache (the encoder is loaded once, and only for texts not cached)
+    and scores them."""
 
-    def __init__(self, spec: str, params: dict, scorer: FittedScorer):
+    def __init__(self, spec: str, params: dict, scorer_ref):
+        import ray
+
         self.extractor = make_extractor(spec, **params)
-        self.scorer = scorer
+        self.scorer: FittedScorer = ray.get(scorer_ref)
 
     def __call__(self, batch: dict) -> dict:
         X = self.extractor.fit_transform([str(t) for t in batch["text"]])

@@ -5,22 +5,32 @@ stopped at its end. Skipped, with the reason, when Ray is not installed."""
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("ray", reason="Ray is not installed (pip install 'prioritiser[ray]')")
+# Ray resolves 127.0.0.1 to this machine's outward address unless clusters are off-limits:
+# the test cluster and its driver then stay on the loopback interface.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'prioritiser[ray]')")
 pytest.importorskip("ray.data", reason="Ray Data is not installed (pip install 'prioritiser[ray]')")
 
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from prioritiser.distributed import connect, embed_on_cluster, fit_scorer, rank_on_cluster, texts_dataset  # noqa: E402
+from prioritiser.distributed import (  # noqa: E402
+    connect, embed_dataset, embed_on_cluster, fit_scorer, rank_on_cluster, texts_dataset,
+)
 from prioritiser.features import cached_embedders, embed_missing, extract_features  # noqa: E402
-from prioritiser.features.cache import KEY_DTYPE, EmbeddingCache, text_keys  # noqa: E402
+from prioritiser.features.cache import KEY_DTYPE, EmbeddingCache, machine_cache_dir, text_keys  # noqa: E402
+from prioritiser.features.dense import CachedEmbedder  # noqa: E402
+from prioritiser.features.static import StaticEmbedder  # noqa: E402
 from prioritiser.learning import load_preset  # noqa: E402
 from prioritiser.project import Project  # noqa: E402
 from prioritiser.screening import compute_ranking, screening_state  # noqa: E402
@@ -28,6 +38,21 @@ from prioritiser.screening import compute_ranking, screening_state  # noqa: E402
 DATA = Path(__file__).resolve().parent.parent / "data"
 N_RECORDS = 2000
 NODE = {"num_cpus": 1, "node_ip_address": "127.0.0.1"}
+
+
+@contextmanager
+def time_limit(seconds: int):
+    """Fail instead of hanging when a cluster job does not end within ``seconds``."""
+    def expire(signum, frame):
+        raise TimeoutError(f"the Ray job took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +66,11 @@ def cluster(tmp_path_factory):
     local = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "node_ip_address": "127.0.0.1",
                                                           "include_dashboard": False,
                                                           "_system_config": {"health_check_period_ms": 500}})
-    workers = [local.add_node(**NODE) for _ in range(2)]
     try:
+        workers = [local.add_node(**NODE) for _ in range(2)]
         connect(local.address)
-        yield local, workers
+        with time_limit(240):
+            yield local, workers
     finally:
         ray.shutdown()
         local.shutdown()
@@ -66,7 +92,9 @@ def make_project(path: Path, n: int = N_RECORDS, start: int = 0) -> Path:
     })
     records.to_csv(path.with_suffix(".csv"), index=False)
     with Project.create(path, [path.with_suffix(".csv")], dedupe=False)[0] as project:
-        labels = pd.DataFrame({"record_id": np.arange(1, 201), "label": example.label_included.to_numpy()[first[:200]]})
+        labelled = min(n, 200)
+        labels = pd.DataFrame({"record_id": np.arange(1, labelled + 1),
+                               "label": example.label_included.to_numpy()[first[:labelled]]})
         labels.to_csv(path.with_suffix(".labels.csv"), index=False)
         project.import_labels(path.with_suffix(".labels.csv"))
     return path
@@ -124,35 +152,49 @@ def test_update_search_embeds_only_the_new_records(cluster, tmp_path):
     assert embed_missing("static", texts, progress=False)[0].to_embed == 0
 
 
+class SlowStatic(StaticEmbedder):
+    """The bundled static encoder, 20 ms slower a call, so that a worker can be killed mid-job."""
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        time.sleep(0.02)
+        return super().embed(texts)
+
+
 def test_a_worker_killed_mid_job_loses_no_shard_and_duplicates_none(cluster, tmp_path):
     local, workers = cluster
     with Project(make_project(tmp_path / "review", n=N_RECORDS, start=20_000)) as project:
         _, texts = project.group_texts()
-    (cached,) = cached_embedders("static")
-    before = sum(len(k) for k in shard_keys(cached))
-    victim = workers[0]
+    cached = CachedEmbedder(SlowStatic(), machine_cache_dir())
+    folder = cached.cache().directory
+    wanted = text_keys(texts)
+    written_at_kill = []
 
-    def kill_when_half_written() -> None:
+    def written() -> int:
+        return int(np.isin(wanted, np.concatenate([np.zeros(0, KEY_DTYPE), *shard_keys(cached)])).sum())
+
+    def kill_a_worker_once_a_shard_is_written() -> None:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and sum(len(k) for k in shard_keys(cached)) - before < 1:
-            time.sleep(0.01)
-        local.remove_node(victim, allow_graceful=False)
+        while time.monotonic() < deadline and written() == 0:
+            time.sleep(0.005)
+        written_at_kill.append(written())
+        local.remove_node(workers[0], allow_graceful=False)
+        workers[0] = local.add_node(**NODE)
 
-    killer = threading.Thread(target=kill_when_half_written)
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    killer = threading.Thread(target=kill_a_worker_once_a_shard_is_written)
     killer.start()
     try:
-        embed_on_cluster("static", texts)
-    except Exception:  # the job may fail with its worker; the next run must finish it
+        embed_dataset(cached, texts_dataset({"text": texts}), len(texts), batch_rows=50, shard_rows=100)
+    except Exception:  # the job may end with its worker; the next run must finish it
         pass
-    killer.join()
-    workers[0] = local.add_node(**NODE)
+    finally:
+        killer.join()
+    assert 0 < written_at_kill[0] < len(texts)
     embed_on_cluster("static", texts)
 
     keys = np.concatenate(shard_keys(cached)).astype(KEY_DTYPE)
     assert len(keys) == len(np.unique(keys))
-    wanted = text_keys(texts)
-    assert np.isin(wanted, keys).all()
-    cache = EmbeddingCache(cached.cache().directory)
-    found, vectors = cache.lookup(wanted)
+    assert len(list(folder.glob("*.index.npz"))) == len(list(folder.glob("*.vectors.npy")))
+    found, vectors = EmbeddingCache(folder).lookup(wanted)
     assert found.all()
-    np.testing.assert_allclose(vectors, cached.embedder.transform(texts), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(vectors, StaticEmbedder().transform(texts), rtol=0, atol=1e-6)
