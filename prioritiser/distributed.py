@@ -286,7 +286,7 @@ def rank_on_cluster(dataset, spec: str, params: dict | None, scorer: FittedScore
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     raw = dataset.map_batches(
         _BlockScorer, fn_constructor_args=(spec, dict(params or {}), ray.put(scorer)), batch_size=SCORE_BLOCK_ROWS,
-        batch_format="numpy", concurrency=cpus, num_cpus=1,
+        batch_format="numpy", concurrency=(1, cpus), num_cpus=1,
     ).materialize()
     n_members = len(scorer.members)
     mean, spread = np.zeros(n_members), np.ones(n_members)
