@@ -80,9 +80,10 @@ def worker_slots() -> tuple[int, bool]:
 def _pinned(embedder: DenseEmbedder) -> DenseEmbedder:
     """``embedder`` with an ``auto`` precision fixed to the one this machine resolves, so that
     workers compute the vectors of the identity whose cache folder they fill."""
-    params = embedder.get_params()
-    if params.get("precision") == "auto" and hasattr(embedder, "settings"):
-        return embedder.set_params(precision=embedder.settings()[1])
+    from sklearn.base import clone
+
+    if embedder.get_params().get("precision") == "auto" and hasattr(embedder, "settings"):
+        return clone(embedder).set_params(precision=embedder.settings()[1])
     return embedder
 
 

@@ -44,7 +44,6 @@ import pandas as pd  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "example.csv"
 TOPIC = ("porcine", "diarrhoea", "virome", "metagenomics", "piglets", "rotavirus", "enteric", "faecal")
-WORDS_PER_TEXT = 180
 INCLUDE_EVERY = 50
 
 
@@ -71,10 +70,10 @@ def is_include(ids: np.ndarray) -> np.ndarray:
     return np.asarray(ids) % INCLUDE_EVERY == 0
 
 
-def synthetic_texts(ids: np.ndarray) -> list[str]:
-    """One text per record id, the same for an id wherever it is made."""
+def synthetic_texts(ids: np.ndarray, n_words: int) -> list[str]:
+    """One text of ``n_words`` words per record id, the same for an id wherever it is made."""
     ids = np.asarray(ids, dtype=np.uint64)
-    draws = _mix(ids[:, None] * np.uint64(1_000_003) + np.arange(WORDS_PER_TEXT, dtype=np.uint64)[None, :])
+    draws = _mix(ids[:, None] * np.uint64(1_000_003) + np.arange(n_words, dtype=np.uint64)[None, :])
     words = VOCABULARY[(draws % np.uint64(len(VOCABULARY))).astype(np.int64)]
     topic = np.array(TOPIC)[(draws % np.uint64(len(TOPIC))).astype(np.int64)]
     words = np.where(is_include(ids)[:, None] & (draws % np.uint64(5) == 0), topic, words)
@@ -97,7 +96,8 @@ def run_local(args) -> dict:
     from prioritiser.learning import score_pool
 
     start = time.perf_counter()
-    texts = [t for s in range(0, args.records, 100_000) for t in synthetic_texts(np.arange(s, min(s + 100_000, args.records)))]
+    texts = [text for start in range(0, args.records, 100_000)
+             for text in synthetic_texts(np.arange(start, min(start + 100_000, args.records)), args.words)]
     made = time.perf_counter()
     X = extract_features("static", texts, progress=False)
     embedded = time.perf_counter()
@@ -131,7 +131,7 @@ def run_ray(args) -> dict:
         def records(with_pool: bool):
             def make(batch: dict) -> dict:
                 ids = batch["id"]
-                out = {"text": synthetic_texts(ids)}
+                out = {"text": synthetic_texts(ids, args.words)}
                 if with_pool:
                     out |= {"group_id": ids, "in_pool": ids >= args.labelled}
                 return out
@@ -145,7 +145,7 @@ def run_ray(args) -> dict:
         embedded = time.perf_counter()
         idx, y = labelled(args.labelled)
         cfg = config()
-        scorer = fit_scorer(extract_features("static", synthetic_texts(idx), progress=False), idx, y, cfg, cfg["seed"])
+        scorer = fit_scorer(extract_features("static", synthetic_texts(idx, args.words), progress=False), idx, y, cfg, cfg["seed"])
         ranking = rank_on_cluster(records(True), "static", {}, scorer, k=args.top)
         end = time.perf_counter()
         actors, on_gpu = worker_slots()
@@ -167,6 +167,7 @@ def child(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--words", type=int, default=180, help="words per record (an abstract: about 180)")
     parser.add_argument("--labelled", type=int, default=1000)
     parser.add_argument("--top", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2, help="one-CPU worker nodes of the local Ray cluster")
@@ -179,7 +180,8 @@ def main() -> None:
     load_before = os.getloadavg()
     results = {}
     for path in ("local", "ray"):
-        command = [sys.executable, __file__, "--path", path, "--records", str(args.records), "--labelled",
+        command = [sys.executable, __file__, "--path", path, "--records", str(args.records), "--words", str(args.words),
+                   "--labelled",
                    str(args.labelled), "--top", str(args.top), "--workers", str(args.workers), "--scratch", args.scratch]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode:
@@ -187,7 +189,7 @@ def main() -> None:
         results[path] = json.loads(done.stdout.strip().splitlines()[-1])
     load_after = os.getloadavg()
     local, ray_ = results["local"], results["ray"]
-    print(f"{args.records:,} records, {args.labelled:,} labelled, top {args.top}; "
+    print(f"{args.records:,} records of {args.words} words, {args.labelled:,} labelled, top {args.top}; "
           f"load average before {load_before[0]:.1f} / after {load_after[0]:.1f} (1 min), {os.cpu_count()} cores")
     for name, r in results.items():
         print(f"  {name:5s} wall {r['wall_s']:8.1f} s (embed {r['embed_s']:.1f} s, score {r['score_s']:.1f} s); "
