@@ -35,6 +35,8 @@ from prioritiser.learning import load_preset  # noqa: E402
 from prioritiser.project import Project  # noqa: E402
 from prioritiser.screening import compute_ranking, screening_state  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a cluster start and three jobs: about 2 minutes
+
 DATA = Path(__file__).resolve().parent.parent / "data"
 N_RECORDS = 2000
 NODE = {"num_cpus": 1, "node_ip_address": "127.0.0.1"}
