@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 import time
 from dataclasses import dataclass
 
@@ -57,6 +58,12 @@ def connect(address: str):
     ``ray start``); returns the ``ray`` module. Ray Data's progress bars and logs stay quiet."""
     ray = require_ray()
     if not ray.is_initialized():
+        if address != "auto" and "://" not in address:
+            host, _, port = address.rpartition(":")
+            try:
+                socket.create_connection((host, int(port)), timeout=10).close()
+            except (OSError, ValueError) as error:
+                raise UserError(f"cannot join the Ray cluster at {address!r}: {error}") from None
         try:
             ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         except (ConnectionError, ValueError, RuntimeError) as error:
