@@ -45,6 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "example.csv"
 TOPIC = ("porcine", "diarrhoea", "virome", "metagenomics", "piglets", "rotavirus", "enteric", "faecal")
 INCLUDE_EVERY = 50
+#: Records made at a time (their word arrays take about 20 KB a record while they are made).
+GENERATE_ROWS = 5_000
 
 
 def vocabulary() -> np.ndarray:
@@ -96,8 +98,8 @@ def run_local(args) -> dict:
     from prioritiser.learning import score_pool
 
     start = time.perf_counter()
-    texts = [text for start in range(0, args.records, 100_000)
-             for text in synthetic_texts(np.arange(start, min(start + 100_000, args.records)), args.words)]
+    texts = [text for start in range(0, args.records, GENERATE_ROWS)
+             for text in synthetic_texts(np.arange(start, min(start + GENERATE_ROWS, args.records)), args.words)]
     made = time.perf_counter()
     X = extract_features("static", texts, progress=False)
     embedded = time.perf_counter()
@@ -137,7 +139,7 @@ def run_ray(args) -> dict:
                 return out
 
             return ray.data.range(args.records, override_num_blocks=max(args.workers * 4, args.records // 50_000)) \
-                .map_batches(make, batch_format="numpy", batch_size=None)
+                .map_batches(make, batch_format="numpy", batch_size=GENERATE_ROWS)
 
         start = time.perf_counter()
         (cached,) = cached_embedders("static")

@@ -23,6 +23,9 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'prio
 pytest.importorskip("ray.data", reason="Ray Data is not installed (pip install 'prioritiser[ray]')")
 
 from ray.cluster_utils import Cluster  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from prioritiser.cli import app  # noqa: E402
 
 from prioritiser.distributed import (  # noqa: E402
     connect, embed_dataset, embed_on_cluster, fit_scorer, rank_on_cluster, texts_dataset,
@@ -140,17 +143,18 @@ def test_cluster_embeddings_and_ranking_equal_the_local_ones(cluster, tmp_path):
     np.testing.assert_allclose(ranking.scores, local_scores, rtol=0, atol=1e-9)
 
 
-def test_update_search_embeds_only_the_new_records(cluster, tmp_path):
+def test_add_then_embed_on_ray_embeds_only_the_new_records(cluster, tmp_path):
+    local, _ = cluster
     first = make_project(tmp_path / "first", n=300, start=5000)
-    with Project(first) as project:
-        _, texts = project.group_texts()
-    assert embed_on_cluster("static", texts)[0].to_embed == 300
     update = make_project(tmp_path / "update", n=120, start=5300)
+    embed = ["embed", str(first), "--set", "features=static", "--ray", local.address]
+    result = CliRunner().invoke(app, embed)
+    assert result.exit_code == 0 and "static: 300 of 300 texts embedded" in result.output
+    assert CliRunner().invoke(app, ["add", str(first), "-r", str(update.with_suffix(".csv"))]).exit_code == 0
+    result = CliRunner().invoke(app, embed)
+    assert result.exit_code == 0 and "static: 120 of 420 texts embedded" in result.output
     with Project(first) as project:
-        project.add_records([update.with_suffix(".csv")])
         _, texts = project.group_texts()
-    assert len(texts) == 420
-    assert embed_on_cluster("static", texts)[0].to_embed == 120
     assert embed_missing("static", texts, progress=False)[0].to_embed == 0
 
 
