@@ -592,6 +592,7 @@ def embed_cmd(
     directory: Path = typer.Argument(..., help="Project directory."),
     model: str = typer.Option("minilm", "--model", "-m", metavar="NAME", help="Preset whose sentence encoder to run (name or TOML path)."),
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a preset option, KEY=VALUE (repeatable)."),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Embed on the Ray cluster at this address ('auto': the one running here); needs prioritiser[ray]."),
 ) -> None:
     """Embed the project's texts with the preset's sentence encoder into the machine-wide cache,
     on a GPU when present. Ctrl-C keeps every finished shard; running it again continues."""
@@ -601,6 +602,11 @@ def embed_cmd(
     config = load_preset(model, parse_overrides(set_))
     with open_project(directory) as project:
         _, texts = project.group_texts()
+    if ray:
+        from prioritiser.distributed import connect, embed_on_cluster
+
+        connect(ray)
+        embed_missing = embed_on_cluster
     runs = embed_missing(config["features"], texts, config.get("feature_params"), progress=err_console.is_terminal)
     if not runs:
         console.print(f"Preset '{model}' uses no sentence encoder ({config['features']}); nothing to embed.",

@@ -180,6 +180,15 @@ class ShardCache:
         return [(shards[shard_of[source[g[0]]]], at[g], row_of[source[g]]) for g in groups if len(g)]
 
 
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        """A mask of the ``keys`` cached (their rows are not read)."""
+        keys = np.asarray(keys, dtype=KEY_DTYPE)
+        found = np.zeros(len(keys), dtype=bool)
+        for _, at, _ in self._locate(keys):
+            found[at] = True
+        return found
+
+
 class EmbeddingCache(ShardCache):
     """The cached vectors of one embedder identity, in the folder ``directory``."""
 

@@ -218,6 +218,18 @@ class Ranker(BaseEstimator):
             total += weight * _standardise(relevance_scores(model, self._part(X, member)))
         return total
 
+    def member_scores(self, X) -> np.ndarray:
+        """The raw scores of each fitted member on the rows of ``X``, one column per member:
+        with :meth:`fusion`, what scoring a pool block by block needs (:mod:`prioritiser.distributed`)."""
+        check_is_fitted(self, "models_")
+        return np.column_stack([relevance_scores(model, self._part(X, member)) for model, _, member in self.models_])
+
+    def fusion(self) -> tuple[np.ndarray, bool]:
+        """The fitted members' weights, and whether :meth:`decision_function` standardises their
+        scores over the scored rows before the weighted sum (ensembles only)."""
+        check_is_fitted(self, "models_")
+        return np.array([weight for _, weight, _ in self.models_]), self.classifier == ENSEMBLE
+
     def select(self, scores: np.ndarray, n: int, n_screened: int) -> np.ndarray:
         """Positions into ``scores`` (of the pool) of the next ``n`` records, in the order to
         screen them, chosen by the querier; the random share is drawn with seed
