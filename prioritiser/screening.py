@@ -246,10 +246,12 @@ def rank_project(
     query: str | None = None,
     seed: int | None = None,
     progress: bool = True,
+    write_file: bool = True,
 ) -> RankResult:
     """Retrain on the decisions in force, rank every unscreened group, choose the next
     ``batch`` with the preset's querier, and store the iteration (configuration, counts,
-    timings, full ranking, recall estimates) with that batch, written to ``out`` (.csv, .tsv,
+    timings, full ranking, recall estimates) with that batch (``write_file=False``: stored
+    only, as the screening page shows it record by record), written to ``out`` (.csv, .tsv,
     .xlsx or .ris), by default to ``DIR/batches/batch-NNNN.csv`` (NNNN: the batch id). Each
     row says why it ranks there (:data:`EXPLANATION_COLUMNS`). ``seed`` replaces the preset's
     seed.
@@ -281,9 +283,10 @@ def rank_project(
     _, y = state.training
     frame = batch_frame(project, ranking.batch, ranking.scores[ranking.batch_ranks - 1], ranking.batch_ranks)
     frame = with_explanations(frame, ranking.explanations)
-    handed = hand_out(project, "ranked", frame, seed=ranker.seed,
-                      out=out if out is not None else lambda batch_id: default_batch_file(project, batch_id),
-                      iteration=Iteration(
+    batch_file = None
+    if write_file:
+        batch_file = out if out is not None else lambda batch_id: default_batch_file(project, batch_id)
+    handed = hand_out(project, "ranked", frame, seed=ranker.seed, out=batch_file, iteration=Iteration(
         iteration_id=0, created_at=now_iso(), kind="query" if ranking.used_query else "rank", config=config,
         config_hash=config_hash(config), seed=ranker.seed, last_event_id=state.last_event_id,
         n_labelled=len(state.decisions), n_included=int(y.sum()), n_excluded=int((y == 0).sum()),

@@ -16,6 +16,7 @@ import pytest
 
 from prioritiser.importing import create_project
 from prioritiser.package_data import data_dir
+from prioritiser.screening import explain_iteration
 from prioritiser.stopping import DEFAULT_RULE
 from prioritiser.store import Project, team
 from prioritiser.web.app import free_port, serving
@@ -110,7 +111,11 @@ def test_background_retraining_ranks_reports_and_explains(tmp_path):
         nxt = alice.get("/api/next")["record"]
         assert nxt["rank"] == 1 and nxt["why"]["similar"]["group_id"] != nxt["group_id"]
     with Project(path) as project:
-        assert project.latest_iteration().kind == "rank" and project.latest_iteration().n_labelled >= 10
+        latest = project.latest_iteration()
+        assert latest.kind == "rank" and latest.n_labelled >= 10
+        expected = explain_iteration(project, latest, limit=1, progress=False).iloc[0]
+    assert nxt["why"]["terms"] == expected.top_terms and nxt["why"]["similar"]["group_id"] == expected.similar_include_id
+    assert not (path / "batches").exists()  # the page shows its ranking record by record: no batch files
 
 
 def test_state_changing_requests_need_the_csrf_token_and_the_own_host(tmp_path):

@@ -66,7 +66,7 @@ class ScreeningServer:
         self.queue = ScreeningQueue(self.project, self.settings["mode"], self.settings["share"],
                                     self.settings["share_seed"])
         self.report: dict | None = None
-        self.explainer = None
+        self.why: dict[int, dict] = {}
         self.error = ""
         self.report_event = 0
         self._team_figures = (-1, float("-inf"), {})
@@ -90,7 +90,7 @@ class ScreeningServer:
             self.request_retrain()
 
     def _on_report(self, report: dict) -> None:
-        self.report, self.explainer, self.error = report, report["explainer"], ""
+        self.report, self.why, self.error = report, report["why"], ""
 
     def _on_error(self, message: str) -> None:
         self.error = message
@@ -102,10 +102,7 @@ class ScreeningServer:
             raise UserError(f"record {group_id}: no such record")
         record["rank"] = self.queue.rank_of(group_id, reviewer)
         record["my_decision"] = self.queue.own_decision(group_id, reviewer)
-        record["why"] = None
-        explainer = self.explainer
-        if explainer is not None:
-            record["why"] = explainer.explain(f"{record['title']} {record['abstract']} {record['keywords']}", group_id)
+        record["why"] = self.why.get(group_id)
         return record
 
     def next_record(self, reviewer: str) -> dict | None:

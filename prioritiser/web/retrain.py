@@ -8,7 +8,9 @@ ends, so at most one run goes at a time and the newest decisions are always take
 Each run does what ``prioritiser rank`` does (the same :func:`prioritiser.screening.rank_project`,
 same model preset, stored as an iteration: ranking quality is the CLI loop's), then computes
 the project's status (recall estimate with its interval, every stopping rule's verdict) and
-fits the :class:`~prioritiser.web.explain.RecordExplainer` for "why this record".
+why the front of the new ranking ranks there (:func:`prioritiser.screening.explain_iteration`:
+the terms that raised each record's score under the ranker itself, and its most similar
+include), for "why this record".
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ import multiprocessing
 import threading
 from pathlib import Path
 
+import pandas as pd
+
 from prioritiser.errors import UserError
+
+#: Records at the front of each new ranking whose "why this record" the page can show.
+EXPLAINED_ON_PAGE = 500
 
 
 def _plain(value):
@@ -28,12 +35,12 @@ def _plain(value):
 
 def retrain_and_report(path: str, model: str, question: str) -> dict:
     """Rank (when the decisions allow: an include and an exclude, or a research question),
-    then report: ``{"status": project_status, "note": why no ranking, "explainer": fitted or None,
+    then report: ``{"status": project_status, "note": why no ranking, "why": {group id: {"terms",
+    "similar", "percentile"}} for the first :data:`EXPLAINED_ON_PAGE` records of the ranking,
     "last_event_id": the last label event taken in}``."""
     from prioritiser.store import Project
-    from prioritiser.screening import rank_project, screening_state
+    from prioritiser.screening import explain_iteration, rank_project, screening_state
     from prioritiser.status import project_status
-    from prioritiser.web.explain import RecordExplainer
 
     note = ""
     with Project(path) as project:
@@ -44,19 +51,21 @@ def retrain_and_report(path: str, model: str, question: str) -> dict:
             note = "every record has a decision"
         elif both or question:
             try:
-                rank_project(project, model=model, batch=1, query=question or None, progress=False)
+                rank_project(project, model=model, batch=1, query=question or None, progress=False, write_file=False)
             except UserError as exc:
                 note = str(exc)
         else:
             note = "the ranking starts once there is an include and an exclude (or a research question)"
         status = json.loads(json.dumps(project_status(project), default=_plain))
-        explainer = None
-        if both:
-            groups = state.group_ids[idx]
-            titles = project.titles(groups)
-            explainer = RecordExplainer().fit([state.texts[i] for i in idx], y, groups,
-                                              [titles.get(int(g), "") for g in groups])
-    return {"status": status, "note": note, "explainer": explainer, "last_event_id": state.last_event_id}
+        why = {}
+        latest = project.latest_iteration()
+        if both and latest is not None and latest.kind == "rank":
+            explained = explain_iteration(project, latest, limit=EXPLAINED_ON_PAGE, progress=False)
+            for group, row in explained.head(EXPLAINED_ON_PAGE).iterrows():
+                similar = None if pd.isna(row.similar_include_id) else {
+                    "group_id": int(row.similar_include_id), "title": row.similar_include_title}
+                why[int(group)] = {"terms": row.top_terms, "similar": similar, "percentile": float(row.percentile)}
+    return {"status": status, "note": note, "why": why, "last_event_id": state.last_event_id}
 
 
 def _report_to(pipe, path: str, model: str, question: str) -> None:

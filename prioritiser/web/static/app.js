@@ -95,9 +95,8 @@ function show(record, banner) {
   const why = record.why;
   $("why").hidden = !why;
   if (why) {
-    $("why-terms").textContent = why.terms.length ? why.terms.map(([t]) => t).join(", ") : "none";
-    $("why-similar").textContent = why.similar ?
-      "record " + why.similar.group_id + ": " + why.similar.title + " (similarity " + why.similar.similarity + ")" : "none yet";
+    $("why-terms").textContent = (why.terms || "none") + " (ranks above " + why.percentile + "% of the unscreened)";
+    $("why-similar").textContent = why.similar ? "record " + why.similar.group_id + ": " + why.similar.title : "none yet";
   }
   document.body.dataset.groupId = String(record.group_id);
 }
