@@ -95,14 +95,20 @@ class LabelQueries:
         return first
 
     def label_conflicts(self) -> list[tuple[int, dict[str, str]]]:
-        """Groups where the latest decisions of different reviewers since the group's latest
-        adjudication disagree."""
-        latest: dict[int, dict[str, str]] = {}
-        for group, reviewer, decision, adjudication in self.con.execute(
-            f"SELECT r.group_id, e.reviewer, e.decision, {IS_ADJUDICATION} FROM label_events e"
-            " JOIN records r USING (record_id) ORDER BY e.event_id"
-        ):
-            if adjudication:
-                latest[group] = {}
-            latest.setdefault(group, {})[reviewer] = decision
-        return [(g, d) for g, d in latest.items() if len(set(d.values())) > 1]
+        """See :func:`conflicting_groups`."""
+        return conflicting_groups(self.con)
+
+
+def conflicting_groups(con: sqlite3.Connection) -> list[tuple[int, dict[str, str]]]:
+    """Groups where the latest decisions of different reviewers since the group's latest
+    adjudication (the adjudicator's own included) disagree, oldest first, each with
+    ``{reviewer: decision}``."""
+    latest: dict[int, dict[str, str]] = {}
+    for group, reviewer, decision, adjudication in con.execute(
+        f"SELECT r.group_id, e.reviewer, e.decision, {IS_ADJUDICATION} FROM label_events e"
+        " JOIN records r USING (record_id) ORDER BY e.event_id"
+    ):
+        if adjudication:
+            latest[group] = {}
+        latest.setdefault(group, {})[reviewer] = decision
+    return [(g, d) for g, d in latest.items() if len(set(d.values())) > 1]

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from prioritiser.agreement import PairAgreement, pairwise_agreement
 from prioritiser.errors import UserError
 
-from prioritiser.store.labels import ADJUDICATION, IS_ADJUDICATION
+from prioritiser.store.labels import ADJUDICATION, IS_ADJUDICATION, conflicting_groups
 
 if TYPE_CHECKING:
     from prioritiser.store import Project
@@ -178,22 +178,10 @@ def reviewer_decisions(con: sqlite3.Connection) -> dict[str, dict[int, str]]:
 
 
 def conflicts(con: sqlite3.Connection) -> list[dict]:
-    """Groups whose reviewers' latest decisions differ and that no adjudication settled since
-    the last of them: ``{"group_id", "decisions": {reviewer: decision}}``, oldest first."""
-    latest: dict[int, dict[str, str]] = {}
-    last_review: dict[int, int] = {}
-    last_adjudication: dict[int, int] = {}
-    for event, group, reviewer, decision, adjudication in events_since(con, 0):
-        if adjudication:
-            last_adjudication[group] = event
-        else:
-            latest.setdefault(group, {})[reviewer] = decision
-            last_review[group] = event
-    return [
-        {"group_id": group, "decisions": dict(sorted(decisions.items()))}
-        for group, decisions in latest.items()
-        if len(set(decisions.values())) > 1 and last_adjudication.get(group, 0) < last_review[group]
-    ]
+    """The conflict queue: :func:`~prioritiser.store.labels.conflicting_groups` (the conflicts
+    ``status`` counts) as ``{"group_id", "decisions": {reviewer: decision}}``, oldest first."""
+    return [{"group_id": group, "decisions": dict(sorted(decisions.items()))}
+            for group, decisions in conflicting_groups(con)]
 
 
 def agreement(con: sqlite3.Connection) -> list[PairAgreement]:
