@@ -165,7 +165,7 @@ def explanation_frame(state: ScreeningState | None, ranks, n_ranked: int, reason
 
 
 def screening_history(project: Project, state: ScreeningState | None = None, scores: np.ndarray | None = None,
-                      up_to_event: int | None = None):
+                      up_to_event: int | None = None, iterations: list[Iteration] | None = None):
     """The screening so far (up to ``state``'s last label event, else ``up_to_event``, else the
     latest) as the stopping rules read it (maybe counts as relevant).
 
@@ -177,7 +177,14 @@ def screening_history(project: Project, state: ScreeningState | None = None, sco
     A group counts as randomly sampled only when it belongs to a certification sample (a
     ``random`` batch not marked void) and its first decision came in while that sample was
     the open batch: after the sample was handed out and no later than the next batch was
-    (handing out a ranked batch closes an open sample)."""
+    (handing out a ranked batch closes an open sample).
+
+    Scores: each screened group's score in the ranking in force at its first decision (the
+    newest iteration stored before that decision; NaN for priors, random draws, groups a
+    query ranking chose and groups that ranking lacked), and ``scores`` of the unscreened
+    groups: as given (a ranking just computed), else the newest stored ranking's, when it
+    covers every unscreened group. ``iterations``: the project's iterations with their
+    rankings, when already read."""
     from prioritiser.stopping import ScreeningHistory
 
     if state is not None:
@@ -187,15 +194,44 @@ def screening_history(project: Project, state: ScreeningState | None = None, sco
         n_total, decisions = len(project.group_ids()), project.group_decisions(last)
     first = project.first_decisions(last)
     sampled = randomly_sampled(project, first)
-    iterations = project.iterations()
+    iterations = project.iterations(with_ranking=True) if iterations is None else iterations
+    iterations = [it for it in iterations if it.last_event_id <= last]
     prior_until = last if not iterations else min(iterations[0].last_event_id, last)
+    if scores is None and iterations and iterations[-1].kind == "rank":
+        newest = iterations[-1]
+        unscreened = ~np.isin(newest.group_ids, np.fromiter(first, dtype=np.int64, count=len(first)))
+        scores = newest.scores[unscreened] if unscreened.sum() == n_total - len(first) else None
     return ScreeningHistory(
         n_total=n_total,
         labels=np.asarray([0 if decisions[g] == EXCLUDE else 1 for g in first], dtype=np.int64),
         sampled_randomly=np.asarray([g in sampled for g in first], dtype=bool),
         scores=scores,
         n_prior=sum(e <= prior_until for e in first.values()),
+        screened_scores=scores_at_choice(iterations, first, sampled),
     )
+
+
+def scores_at_choice(iterations: list[Iteration], first: dict[int, int], sampled: set[int]) -> np.ndarray:
+    """Per group of ``first`` (group -> event of its first decision, in that order), its score in
+    the ranking in force at that event: the newest of ``iterations`` (with rankings, oldest
+    first) whose last label event came before it. NaN where there was none, where it was a
+    query ranking or lacked the group, and for the ``sampled`` groups (a random draw, not the
+    ranking, chose them)."""
+    groups = np.fromiter(first, dtype=np.int64, count=len(first))
+    events = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+    out = np.full(len(groups), np.nan)
+    in_force = np.searchsorted([it.last_event_id for it in iterations], events, side="left") - 1
+    for j in np.unique(in_force[in_force >= 0]):
+        it = iterations[j]
+        if it.kind != "rank":
+            continue
+        rows = np.flatnonzero(in_force == j)
+        where = pd.Index(it.group_ids).get_indexer(groups[rows])
+        found = where >= 0
+        out[rows[found]] = it.scores[where[found]]
+    if sampled:
+        out[np.isin(groups, np.fromiter(sampled, dtype=np.int64, count=len(sampled)))] = np.nan
+    return out
 
 
 def randomly_sampled(project: Project, first_decisions: dict[int, int]) -> set[int]:

@@ -87,6 +87,7 @@ def simulate(X, labels: np.ndarray, priors: list[int], ranker: Ranker, batch: in
     total_relevant = int(labels.sum())
     found = int(labels[priors].sum())
     scores = None
+    at_choice = np.full(n, np.nan)  # each record's score when the ranking chose it (NaN: prior, or no model yet)
     fitted_at, fitted_found, n_fits = -1, -1, 0
     rng = np.random.default_rng(ranker.seed)
     while not screened.all():
@@ -99,7 +100,8 @@ def simulate(X, labels: np.ndarray, priors: list[int], ranker: Ranker, batch: in
         stale = n_lab - fitted_at >= max(1.0, retrain_every * n_lab)
         if scores is None or found != fitted_found or stale:
             y = labels[order]
-            if 0 < y.sum() < len(y):
+            modelled = 0 < y.sum() < len(y)
+            if modelled:
                 scores = ranker.fit(X, np.asarray(order), y).decision_function(X)
                 n_fits += 1
             else:
@@ -107,11 +109,13 @@ def simulate(X, labels: np.ndarray, priors: list[int], ranker: Ranker, batch: in
             fitted_at, fitted_found = n_lab, found
         pool = np.flatnonzero(~screened)
         picked = pool[ranker.select(scores[pool], batch, n_screened=n_lab)]
+        if modelled:
+            at_choice[picked] = scores[picked]
         order.extend(picked.tolist())
         screened[picked] = True
         found += int(labels[picked].sum())
         if stopping is not None:
-            stopping.observe(labels[order], labels[~screened], scores[~screened])
+            stopping.observe(labels[order], labels[~screened], scores[~screened], at_choice[order])
         if report is not None:
             report(len(order), n)
     return order, n_fits, getattr(stopping, "checkpoints", [])

@@ -7,8 +7,8 @@ record, exactly as ``prioritiser simulate --stopping`` does, at each target reca
 Order sources (``--source``):
   simulate  the real engine (preset ``--model``, ``default`` unless told) screening every
             record from the benchmark's priors; with ``--cache DIR`` (default
-            /tmp/stopping/runs) each run's order and the scores of the unscreened records
-            at every refit are kept there as DIR/<model>/<dataset>_seed<S>.npz and reused,
+            /tmp/stopping/runs) each run's order, every record's score when chosen and the
+            scores of the unscreened records at every refit are kept there as DIR/<model>/<dataset>_seed<S>.npz and reused,
             so rules can be iterated without simulating again (delete the folder after a
             change to the engine)
   orders    read ``ORDERS/<dataset>_seed<S>/order.csv`` (a ``record_id`` column, priors first)
@@ -22,12 +22,17 @@ included; n_target = records screened when ceil(target x R) includes were found)
 default rule's overshoot per review (mean over seeds, with min and max). For the estimate
 (every N/200 records): the share of checkpoints with ``recall_lower_95`` <= true recall and
 the mean absolute error of ``estimated_recall`` from 10% of the records screened on (and
-over the checkpoints not flagged ``too_early``). ``--odds`` also reports the leave-one-
-review-out choice of the biased-urn odds: for each review, the largest odds in the grid at
-which the other reviews keep reliability >= ``--min-reliability`` and worst recall >=
-``--min-recall`` at target 0.95, and what that odds gives on the held-out review.
+over the checkpoints not flagged ``too_early``). ``--odds`` (with ``--shares`` and
+``--quantiles``) also reports the leave-one-review-out choice of the default rule's
+parameters at target 0.95: every odds alone (the biased urn) and with the scaled scores at
+each window share and quantile (the urn-and-scores rule; its stop in this grid is the first
+record at which both agree, on the simulate source's scores); for each review, the
+configuration with the smallest mean overshoot on the other reviews among those keeping
+reliability >= ``--min-reliability`` and worst recall >= ``--min-recall``, and what it
+gives on the held-out review.
 
-    python scripts/stopping_benchmark.py --source simulate --jobs 2 --odds 1,1.25,1.5,2
+    python scripts/stopping_benchmark.py --source simulate --jobs 2 --odds 1.5,2,3,5 --shares 0.25,0.5,1 \
+        --quantiles 0.5,0.8,0.95
 """
 
 from __future__ import annotations
@@ -87,64 +92,92 @@ def simulate_order(bench: Path, dataset: str, prior_ids: list[str], seed: int, m
 
 class ScoreRecorder:
     """Stands in for the stopping monitor of :func:`prioritiser.simulate.simulate`: keeps the
-    screening order and, after every refit of the model, the scores and oracle labels of the
-    records then unscreened (a refit is seen as scores that are not the last ones minus the
-    record just picked). Never done, so the simulation screens every record."""
+    screening order, each screened record's score when it was chosen, and after every refit
+    of the model the scores of the records then unscreened (a refit is seen as scores that
+    are not the last ones minus the records just picked). Never done, so the simulation
+    screens every record."""
 
     done = False
 
     def __init__(self):
-        self.labels = None
-        self.at, self.scores, self.truth = [], [], []
+        self.labels = self.chosen = None
+        self.at, self.scores = [], []
         self._last = None
 
-    def observe(self, labels_screened, labels_unscreened, scores_unscreened) -> None:
+    def observe(self, labels_screened, labels_unscreened, scores_unscreened, screened_scores) -> None:
+        picked = np.asarray(screened_scores, dtype=np.float64)[len(self.labels) if self.labels is not None else 0:]
         self.labels = np.asarray(labels_screened, dtype=np.int8)
+        self.chosen = np.asarray(screened_scores, dtype=np.float64)
         scores = np.asarray(scores_unscreened, dtype=np.float64)
         last = self._last
-        refit = last is None or len(last) != len(scores) + 1 or not np.isclose(
-            last.sum() - scores.sum(), last.max(), rtol=0, atol=1e-6 * (1 + np.abs(last).sum()))
+        refit = last is None or np.isnan(picked).any() or not np.array_equal(_without(np.sort(last)[::-1], picked),
+                                                                              np.sort(scores)[::-1])
         if refit and len(scores):
             self.at.append(len(self.labels))
-            self.scores.append(scores.astype(np.float32))
-            self.truth.append(np.asarray(labels_unscreened, dtype=np.int8))
+            self.scores.append(scores)
         self._last = scores
+
+
+def _without(ordered: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``ordered`` (descending) less one occurrence of each of ``values``."""
+    keep = np.ones(len(ordered), dtype=bool)
+    for v in values:
+        hit = np.flatnonzero((ordered == v) & keep)
+        if len(hit):
+            keep[hit[0]] = False
+    return ordered[keep]
 
 
 def cached_run(bench: Path, dataset: str, seed: int, prior_ids: list[str], model: str, cache: Path) -> dict:
     """The real engine's screening of (dataset, seed) to the last record, read from ``cache``
-    or simulated and written there: ``labels`` (0/1 in screening order, priors first) and,
-    at each refit, ``at`` (records screened), ``scores`` and ``truth`` (scores and oracle
-    labels of the unscreened records, concatenated; ``at`` and the lengths split them)."""
+    or simulated and written there: ``labels`` (0/1 in screening order, priors first),
+    ``chosen`` (each record's score when the ranking chose it, NaN for priors and before the
+    first model) and, at each refit, ``at`` (records screened) and ``scores`` (the scores of
+    the unscreened records, concatenated; ``at`` splits them)."""
     path = cache / model / f"{dataset}_seed{seed}.npz"
     if not path.is_file():
-        from prioritiser.features import extract_features
-        from prioritiser.learning import load_preset
+        from prioritiser.learning import Ranker
         from prioritiser.simulate import load_dataset, simulate
 
-        config = load_preset(model, {})
-        config["seed"] = seed
+        ranker = Ranker.from_preset(model, seed=seed)
         frame = load_dataset(bench / "datasets" / f"{dataset}.csv.gz")
         labels = frame["label"].to_numpy()
         position = {rid: i for i, rid in enumerate(frame["record_id"])}
-        X = extract_features(config["features"], frame["text"].tolist(), params=config.get("feature_params"),
-                             progress=False)
+        X = ranker.extract(frame["text"].tolist(), progress=False)
         recorder = ScoreRecorder()
-        simulate(X, labels, [position[p] for p in prior_ids], config, screen_all=True, stopping=recorder)
+        simulate(X, labels, [position[p] for p in prior_ids], ranker, screen_all=True, stopping=recorder)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.stem + ".partial.npz")
-        np.savez_compressed(partial, labels=recorder.labels, n_prior=len(prior_ids), at=np.asarray(recorder.at),
-                            scores=np.concatenate(recorder.scores), truth=np.concatenate(recorder.truth))
+        np.savez_compressed(partial, labels=recorder.labels, chosen=recorder.chosen, n_prior=len(prior_ids),
+                            at=np.asarray(recorder.at), scores=np.concatenate(recorder.scores))
         partial.replace(path)
     with np.load(path) as data:
         return {key: data[key] for key in data.files}
 
 
+def unscreened_scores(run: dict) -> list[np.ndarray | None]:
+    """Per count s of records screened (index s), the scores of the records then unscreened
+    under the model in force, best first (None before the first model): the last refit's
+    scores less those of the records chosen since."""
+    labels, chosen, at = run["labels"], run["chosen"], run["at"]
+    blocks = np.split(run["scores"], np.cumsum(len(labels) - at)[:-1])
+    out: list[np.ndarray | None] = [None] * (len(labels) + 1)
+    for i, (start, block) in enumerate(zip(at, blocks)):
+        stop = at[i + 1] if i + 1 < len(at) else len(labels) + 1
+        ordered = np.sort(block)[::-1]
+        keep = np.ones(len(ordered), dtype=bool)
+        for s in range(start, stop):
+            if s > start:
+                hit = np.flatnonzero((ordered == chosen[s - 1]) & keep)
+                if len(hit):
+                    keep[hit[0]] = False
+            out[s] = ordered[keep]
+    return out
+
+
 def get_order(source: str, bench: Path, orders: Path | None, cache: Path | None, dataset: str, seed: int,
               prior_ids: list[str], model: str = "default") -> np.ndarray:
-    """0/1 labels of every record in screening order (priors first)."""
-    if source == "simulate" and cache is not None:
-        return cached_run(bench, dataset, seed, prior_ids, model, cache)["labels"].astype(np.int64)
+    """0/1 labels of every record in screening order (priors first), for the orders and quick sources."""
     frame = read_dataset(bench, dataset)
     label_of = dict(zip(frame["record_id"].astype(str), frame["label_included"].astype(int)))
     path = orders / f"{dataset}_seed{seed}" / "order.csv" if orders is not None else None
@@ -166,14 +199,17 @@ def get_order(source: str, bench: Path, orders: Path | None, cache: Path | None,
     return np.array([label_of[i] for i in ids], dtype=np.int64)
 
 
-def replay(labels: np.ndarray, n_prior: int, rules, seed: int, checkpoints: bool) -> tuple[list[dict], list[dict]]:
-    """Every rule's stop and (when ``checkpoints``) the estimate's checkpoints along one order."""
+def replay(labels: np.ndarray, n_prior: int, rules, seed: int, checkpoints: bool, tails=None,
+           chosen=None) -> tuple[list[dict], list[dict]]:
+    """Every rule's stop and (when ``checkpoints``) the estimate's checkpoints along one order;
+    ``tails`` and ``chosen`` (from a simulated run) give the rules the scores."""
     from prioritiser.stopping.simulation import StoppingMonitor
 
     monitor = StoppingMonitor(n_total=len(labels), n_prior=n_prior, rules=rules, seed=seed,
                               checkpoint_every=None if checkpoints else len(labels) + 1)
     for s in range(n_prior, len(labels) + 1):
-        monitor.observe(labels[:s], labels[s:])
+        monitor.observe(labels[:s], labels[s:], None if tails is None else tails[s],
+                        None if chosen is None else chosen[:s])
         if monitor.done and not checkpoints:
             break
     return monitor.summary(), monitor.checkpoints
@@ -184,28 +220,62 @@ def n_at_target(labels: np.ndarray, target: float) -> int:
     return int(np.searchsorted(np.cumsum(labels), math.ceil(target * labels.sum() - 1e-9)) + 1)
 
 
-def first_stop(labels: np.ndarray, n_prior: int, rule) -> int:
-    """Records screened when ``rule`` (with a fast ``stops``) first says stop on a ranked order."""
+def history_at(labels: np.ndarray, n_prior: int, s: int, tails, chosen):
     from prioritiser.stopping import ScreeningHistory
 
-    for s in range(n_prior, len(labels)):
-        if rule.stops(ScreeningHistory(len(labels), labels[:s], None, None, n_prior)):
-            return s
-    return len(labels)
+    return ScreeningHistory(len(labels), labels[:s], None, None if tails is None else tails[s], n_prior,
+                            None if chosen is None else chosen[:s])
+
+
+def grid_stops(labels: np.ndarray, n_prior: int, confidence: float, grid: list[tuple], tails, chosen) -> dict:
+    """Records screened when each (odds, window_share, score_quantile) of ``grid`` first says stop
+    at target 0.95: the biased urn at that odds and (unless window_share is None) the scaled
+    scores both (:class:`~prioritiser.stopping.UrnAndScoresRule`; where the scores cannot say,
+    the urn alone)."""
+    from prioritiser.stopping import BiasedUrnRule
+    from prioritiser.stopping.scores import calibrated, scaled_bound
+
+    n = len(labels)
+    urn = {odds: BiasedUrnRule(0.95, confidence, odds) for odds, _, _ in grid}
+    stops = {key: n for key in grid}
+    fits: dict[int, object] = {}
+    for s in range(n_prior, n):
+        open_keys = [key for key in grid if stops[key] == n]
+        if not open_keys:
+            break
+        history = history_at(labels, n_prior, s, tails, chosen)
+        urn_says = {odds: urn[odds].stops(history) for odds in {key[0] for key in open_keys}}
+        for odds, share, quantile in open_keys:
+            if not urn_says[odds]:
+                continue
+            if share is not None:
+                if s not in fits:
+                    fits[s] = calibrated(history)
+                if fits[s] is not None:
+                    found = history.found
+                    if scaled_bound(*fits[s], share, quantile)[0] > found / 0.95 - found:
+                        continue
+            stops[(odds, share, quantile)] = s
+    return stops
 
 
 def run_one(task: tuple) -> tuple[list[dict], dict, list[dict]]:
-    from prioritiser.stopping import BiasedUrnRule, LowerBoundRule, default_rules
+    from prioritiser.stopping import BiasedUrnRule, LowerBoundRule, default_rule, default_rules
 
-    source, bench, orders, cache, dataset, seed, prior_ids, targets, confidence, model, all_rules, odds_grid = task
-    labels = get_order(source, bench, orders, cache, dataset, seed, prior_ids, model)
+    source, bench, orders, cache, dataset, seed, prior_ids, targets, confidence, model, all_rules, grid_keys = task
+    tails = chosen = None
+    if source == "simulate" and cache is not None:
+        simulated = cached_run(bench, dataset, seed, prior_ids, model, cache)
+        labels, chosen, tails = simulated["labels"].astype(np.int64), simulated["chosen"], unscreened_scores(simulated)
+    else:
+        labels = get_order(source, bench, orders, cache, dataset, seed, prior_ids, model)
     n, relevant, n_prior = len(labels), int(labels.sum()), len(prior_ids)
     run = {"dataset": dataset, "seed": seed, "n_records": n, "n_relevant": relevant}
     rows, checkpoints = [], []
     for i, target in enumerate(targets):
-        rules = default_rules(target, confidence) if all_rules else [BiasedUrnRule(target, confidence),
-                                                                      LowerBoundRule(target, confidence)]
-        summary, found = replay(labels, n_prior, rules, seed, checkpoints=i == 0)
+        rules = default_rules(target, confidence) if all_rules else [
+            default_rule(target, confidence), BiasedUrnRule(target, confidence), LowerBoundRule(target, confidence)]
+        summary, found = replay(labels, n_prior, rules, seed, i == 0, tails, chosen)
         checkpoints = checkpoints or found
         n_target = n_at_target(labels, target)
         rows += [{**run, "target": target, "n_target": n_target, "rule": r["rule"], "default": r["default"],
@@ -214,11 +284,10 @@ def run_one(task: tuple) -> tuple[list[dict], dict, list[dict]]:
                  for r in summary]
     n95 = n_at_target(labels, 0.95)
     grid = []
-    for odds in odds_grid:
-        stop = first_stop(labels, n_prior, BiasedUrnRule(0.95, confidence, odds))
+    for (odds, share, quantile), stop in grid_stops(labels, n_prior, confidence, grid_keys, tails, chosen).items():
         recall = labels[:stop].sum() / relevant
-        grid.append({**run, "odds": odds, "screened": stop, "recall": recall, "reached_target": recall >= 0.95 - 1e-12,
-                     "overshoot": (stop - n95) / n})
+        grid.append({**run, "odds": odds, "window_share": share, "score_quantile": quantile, "screened": stop,
+                     "recall": recall, "reached_target": recall >= 0.95 - 1e-12, "overshoot": (stop - n95) / n})
     estimates = [{**run, "screened": c["screened"], "share": c["screened"] / n, "true_recall": c["true_recall"],
                   "estimated_recall": c["estimated_recall"], "recall_lower_95": c["recall_lower_95"],
                   "recall_upper": c["recall_upper"], "too_early": c["too_early"]} for c in checkpoints]
@@ -226,18 +295,21 @@ def run_one(task: tuple) -> tuple[list[dict], dict, list[dict]]:
 
 
 def loro(grid: pd.DataFrame, min_reliability: float, min_recall: float) -> pd.DataFrame:
-    """Leave-one-review-out choice of the odds: per held-out review, the largest odds whose
-    runs on the other reviews meet both criteria, and its result on the held-out review."""
+    """Leave-one-review-out choice of the configuration (odds, window_share, score_quantile):
+    per held-out review, the one with the smallest mean overshoot among those whose runs on
+    the other reviews meet both criteria, and its result on the held-out review."""
     out = []
+    keys = ["odds", "window_share", "score_quantile"]
+    grid = grid.fillna({"window_share": -1.0, "score_quantile": -1.0})  # -1: the urn alone
     for review in grid.dataset.unique():
         train, test = grid[grid.dataset != review], grid[grid.dataset == review]
-        ok = [o for o, g in train.groupby("odds") if g.reached_target.mean() >= min_reliability
-              and g.recall.min() >= min_recall - 1e-12]
-        odds = max(ok) if ok else min(grid.odds)
-        held = test[test.odds == odds]
-        out.append({"review": review, "odds": odds, "reliability": held.reached_target.mean(),
-                    "worst_recall": held.recall.min(), "mean_overshoot": held.overshoot.mean(),
-                    "max_overshoot": held.overshoot.max()})
+        ok = {key: g.overshoot.mean() for key, g in train.groupby(keys)
+              if g.reached_target.mean() >= min_reliability and g.recall.min() >= min_recall - 1e-12}
+        key = min(ok, key=ok.get) if ok else max(train.groupby(keys).groups, key=lambda k: -k[0])
+        held = test[(test[keys] == pd.Series(key, index=keys)).all(axis=1)]
+        out.append({"review": review, "odds": key[0], "window_share": key[1], "score_quantile": key[2],
+                    "reliability": held.reached_target.mean(), "worst_recall": held.recall.min(),
+                    "mean_overshoot": held.overshoot.mean(), "max_overshoot": held.overshoot.max()})
     return pd.DataFrame(out)
 
 
@@ -253,8 +325,11 @@ def main() -> None:
     parser.add_argument("--seeds", default="", help="comma-separated subset of the benchmark's seeds")
     parser.add_argument("--targets", default="0.9,0.95,0.99", help="comma-separated target recalls")
     parser.add_argument("--confidence", type=float, default=0.95)
-    parser.add_argument("--all-rules", action="store_true", help="replay every registered rule, not only biased-urn and lower-bound")
+    parser.add_argument("--all-rules", action="store_true", help="replay every registered rule, not only the default, biased-urn and lower-bound")
     parser.add_argument("--odds", default="", help="comma-separated odds grid for the leave-one-review-out choice (target 0.95)")
+    parser.add_argument("--shares", default="", help="with --odds: comma-separated window shares of the scaled scores "
+                                                     "(simulate source); each odds is also tried alone")
+    parser.add_argument("--quantiles", default="0.5", help="with --shares: comma-separated Poisson quantiles of the scaled scores")
     parser.add_argument("--min-reliability", type=float, default=0.97)
     parser.add_argument("--min-recall", type=float, default=0.90)
     parser.add_argument("--jobs", type=int, default=1)
@@ -268,6 +343,9 @@ def main() -> None:
         priors = priors[priors.seed.isin([int(s) for s in args.seeds.split(",")])]
     targets = [float(t) for t in args.targets.split(",")]
     odds_grid = [float(o) for o in args.odds.split(",") if o]
+    shares = [float(v) for v in args.shares.split(",") if v]
+    quantiles = [float(v) for v in args.quantiles.split(",") if v]
+    odds_grid = [(o, None, None) for o in odds_grid] + [(o, w, q) for o in odds_grid for w in shares for q in quantiles]
     tasks = [(args.source, args.bench, args.orders, args.cache, r.dataset, int(r.seed), r.prior_record_ids.split(),
               targets, args.confidence, args.model, args.all_rules, odds_grid) for r in priors.itertuples()]
     console = Console(width=150, markup=False)
@@ -318,25 +396,30 @@ def main() -> None:
     if odds_grid:
         grid = pd.DataFrame([g for _, _, rows in results for g in rows])
         grid.to_csv(args.out.with_name(args.out.stem + "_odds.csv"), index=False)
-        table = Table(title="biased-urn at target 0.95 by odds (all runs)")
-        for column in ["odds", "reliability", "worst recall", "mean overshoot", "worst overshoot"]:
+        table = Table(title="At target 0.95 by configuration (all runs; window share '-': the biased urn alone)")
+        for column in ["odds", "window share", "quantile", "reliability", "worst recall", "mean overshoot",
+                       "worst overshoot"]:
             table.add_column(column, justify="right")
-        for odds, g in grid.groupby("odds"):
-            table.add_row(f"{odds:g}", f"{g.reached_target.mean():.3f}", f"{g.recall.min():.3f}",
-                          f"{g.overshoot.mean():.3f}", f"{g.overshoot.max():.3f}")
+        keys = ["odds", "window_share", "score_quantile"]
+        for key, g in grid.fillna(-1.0).groupby(keys):
+            table.add_row(*[f"{v:g}" if v >= 0 else "-" for v in key], f"{g.reached_target.mean():.3f}",
+                          f"{g.recall.min():.3f}", f"{g.overshoot.mean():.3f}", f"{g.overshoot.max():.3f}")
         console.print(table)
         folds = loro(grid, args.min_reliability, args.min_recall)
-        table = Table(title=f"Leave-one-review-out odds (train: reliability >= {args.min_reliability:g}, "
-                            f"worst recall >= {args.min_recall:g} at target 0.95)")
+        table = Table(title=f"Leave-one-review-out configuration (train: reliability >= {args.min_reliability:g}, "
+                            f"worst recall >= {args.min_recall:g} at target 0.95, then the smallest mean overshoot)")
         for column in folds.columns:
             table.add_column(column, justify="left" if column == "review" else "right")
         for row in folds.itertuples(index=False):
-            table.add_row(row.review, *[f"{v:g}" if isinstance(v, float) and c == "odds" else f"{v:.3f}"
+            table.add_row(row.review, *[(f"{v:g}" if v >= 0 else "-") if c in keys else f"{v:.3f}"
                                         for c, v in zip(folds.columns[1:], row[1:])])
         console.print(table)
-        console.print(f"Held out: odds chosen {', '.join(f'{o:g}' for o in sorted(folds.odds.unique()))}; reliability {folds.reliability.mean():.3f} "
-                      f"(mean over reviews), mean overshoot {folds.mean_overshoot.mean():.3f} "
-                      f"({folds.mean_overshoot.min():.3f} to {folds.mean_overshoot.max():.3f} per review)", highlight=False)
+        chosen = folds.groupby(keys).size()
+        console.print(f"Held out: configurations chosen {'; '.join(f'{k} in {n} folds' for k, n in chosen.items())}; "
+                      f"reliability {folds.reliability.mean():.3f} (mean over reviews), worst recall "
+                      f"{folds.worst_recall.min():.3f}, mean overshoot {folds.mean_overshoot.mean():.3f} "
+                      f"({folds.mean_overshoot.min():.3f} to {folds.mean_overshoot.max():.3f} per review), worst "
+                      f"{folds.max_overshoot.max():.3f}", highlight=False)
     console.print(f"Per-run rows in {args.out} and *_estimates.csv, *_odds.csv beside it.")
 
 

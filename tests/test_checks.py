@@ -253,13 +253,13 @@ def test_audit_report_names_rule_target_assumption_and_the_samples_screened(revi
     with Project(review, read_only=True) as project:
         summary = write_audit(project, tmp_path / "audit", target_recall=0.9)
     stopping = json.loads((tmp_path / "audit" / "stopping.json").read_text())
-    assert stopping["rule"] == "biased-urn" and stopping["target_recall"] == 0.9 and stopping["assumption"]
+    assert stopping["rule"] == "urn-and-scores" and stopping["target_recall"] == 0.9 and stopping["assumption"]
     assert stopping["decision"] == summary.stopping["decision"]
     default_now = next(r for r in stopping["rules"] if r["default"])
     assert default_now["stop"] == stopping["rule_stop"]
     assert [h["iteration_id"] for h in stopping["by_iteration"]] == list(range(1, len(stopping["by_iteration"]) + 1))
     page = (tmp_path / "audit" / "report.html").read_text(encoding="utf-8")
-    assert "biased-urn" in page and "target recall 90%" in page and "Assumption." in page
+    assert "urn-and-scores" in page and "target recall 90%" in page and "Assumption." in page
     assert f"label event {stopping['last_event_id']:,}" in page
     assert page.count("void: legacy random batch") == 2 and "counted" in page
     assert "phantom" not in page

@@ -210,14 +210,17 @@ def test_next_action_certifies_with_random_samples_then_stops():
     assert next_action(ScreeningHistory(1000, np.r_[np.ones(10), np.zeros(5)]), rule) == "ranked"
 
 
-def test_default_rule_stops_when_the_lower_bound_reaches_the_target():
-    rule = default_rule()
-    assert rule.name == "biased-urn" and isinstance(rule, BiasedUrnRule)
+def test_biased_urn_stops_when_the_lower_bound_reaches_the_target_and_is_the_default_without_scores():
+    rule = BiasedUrnRule()
     for n_zeros in (300, 1500, 2900):
         history = ScreeningHistory(3000, np.r_[np.ones(40), np.zeros(n_zeros)])
         verdict, est = rule.evaluate(history), estimate(history)
         assert verdict.stop == (est["recall_lower_95"] >= 0.95)
         assert verdict.evidence["remaining_upper"] == est["remaining_upper_95"]
+        # no scores: the default rule is this rule
+        default = default_rule().evaluate(history)
+        assert default.stop == verdict.stop and default.evidence["remaining_upper"] == est["remaining_upper_95"]
+        assert "not usable" in default.evidence["scores"]
     assert not rule.evaluate(ScreeningHistory(3000, np.r_[np.ones(40), np.zeros(300)])).stop
     assert rule.evaluate(ScreeningHistory(3000, np.r_[np.ones(40), np.zeros(2900)])).stop
     # a certification sample decides as the statistical rule does

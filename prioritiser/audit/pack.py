@@ -133,12 +133,13 @@ def stopping_record(project: Project, latest: Iteration, target_recall: float = 
     from prioritiser.status import stopping_report
     from prioritiser.stopping import default_rule, default_rules, estimate, evaluate_all
 
-    history_now = screening_history(project)
+    iterations = project.iterations(with_ranking=True)
+    history_now = screening_history(project, iterations=iterations)
     report = stopping_report(project, target_recall, confidence, history=history_now)
     rule = default_rule(target_recall, confidence)
     by_iteration = []
-    for it in project.iterations():
-        history = screening_history(project, up_to_event=it.last_event_id)
+    for it in iterations:
+        history = screening_history(project, up_to_event=it.last_event_id, iterations=iterations)
         est = estimate(history, confidence)
         by_iteration.append({
             "iteration_id": it.iteration_id, "created_at": it.created_at, "last_event_id": it.last_event_id,

@@ -16,11 +16,11 @@ from prioritiser.stopping.qa import detection_power, qa_sample_size, qa_statemen
 from prioritiser.stopping.registry import (DEFAULT_RULE, RULES, default_rule, default_rules, evaluate_all,
                                            samples_needed)
 from prioritiser.stopping.rules import (BiasedUrnRule, ConsecutiveIrrelevantRule, KneeRule, LowerBoundRule,
-                                        RankedStatisticalRule, RuleVerdict, StatisticalRule)
+                                        RankedStatisticalRule, RuleVerdict, StatisticalRule, UrnAndScoresRule)
 
 __all__ = [
     "DEFAULT_RULE", "RULES", "BiasedUrnRule", "ConsecutiveIrrelevantRule", "KneeRule", "LowerBoundRule",
     "RankedStatisticalRule", "RuleVerdict", "ScreeningHistory", "StatisticalRule", "default_rule", "default_rules",
     "detection_power", "estimate", "evaluate_all", "forecast", "next_action", "qa_sample_size", "qa_statement",
-    "ranked_to_stop", "samples_needed",
+    "ranked_to_stop", "samples_needed", "UrnAndScoresRule",
 ]

@@ -1,10 +1,13 @@
 """How far the default rule is from saying stop: a forecast a reviewer can plan with.
 
 * Ranked: the fewest further ranked records, all of them irrelevant, after which the rule
-  says stop. Appending an irrelevant ranked record lengthens every trailing window while
-  its urn (window plus unscreened) keeps its size, so each window's evidence only grows and
-  the rule's verdict, once stop, stays stop: bisection over the count. An include on the
-  way resets the count (the forecast is then recomputed).
+  says stop; they are taken to be the best-scored unscreened records, in score order.
+  Appending an irrelevant ranked record lengthens every trailing window while its urn
+  (window plus unscreened) keeps its size, so each window's evidence only grows, and it
+  moves the record's expected share of an include from the unscreened side to the window:
+  the verdict, once stop, stays stop (for the scores' part nearly so), and the count is
+  found by bisection. An include on the way resets the count (the forecast is then
+  recomputed).
 * Certification sample: the uniform random sample of the records still unscreened that,
   with no relevant record in it, would show recall >= target with the rule's confidence
   whatever the ranking did (Callaghan & Müller-Hansen's hypergeometric test).
@@ -21,7 +24,11 @@ from prioritiser.stopping.registry import default_rule, samples_needed
 def _with_excludes(history: ScreeningHistory, count: int) -> ScreeningHistory:
     labels = np.concatenate([history.labels, np.zeros(count, dtype=np.int64)])
     randomly = np.concatenate([history.sampled_randomly, np.zeros(count, dtype=bool)])
-    return ScreeningHistory(history.n_total, labels, randomly, None, history.n_prior)
+    scores = screened = None
+    if history.scores is not None and history.screened_scores is not None:  # the next are the best-scored
+        tail = np.sort(history.scores)[::-1]
+        scores, screened = tail[count:], np.concatenate([history.screened_scores, tail[:count]])
+    return ScreeningHistory(history.n_total, labels, randomly, scores, history.n_prior, screened)
 
 
 def ranked_to_stop(history: ScreeningHistory, rule=None) -> int | None:

@@ -19,11 +19,12 @@ class ScreeningHistory:
     'maybe' counts as relevant). ``sampled_randomly``: True where the record was drawn
     uniformly at random from the records unscreened at the time (a certification sample);
     all False when omitted. ``scores``: the latest model's scores of the unscreened records,
-    when known (higher = more likely relevant; any scale). They are kept with the history
-    for the record but no estimator here reads them: the engine's scores are decision
-    values, not calibrated probabilities, so the estimates rest on the screening order
-    alone. ``n_prior``: how many of the first records were prior knowledge rather than
-    chosen by the ranking; rules that read the ranking leave them out.
+    when known (higher = more likely relevant; any scale). ``screened_scores``: per screened
+    record, the score the model in force gave it when the ranking chose it (NaN for priors,
+    random draws and where unknown). Only :func:`~prioritiser.stopping.scores.scaled_remaining`
+    reads the two; the estimates and window bounds rest on the screening order alone.
+    ``n_prior``: how many of the first records were prior knowledge rather than chosen by the
+    ranking; rules that read the ranking leave them out.
     """
 
     n_total: int
@@ -31,6 +32,7 @@ class ScreeningHistory:
     sampled_randomly: np.ndarray | None = None
     scores: np.ndarray | None = None
     n_prior: int = 0
+    screened_scores: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
@@ -39,6 +41,10 @@ class ScreeningHistory:
         self.sampled_randomly = np.asarray(self.sampled_randomly, dtype=bool).reshape(-1)
         if self.scores is not None:
             self.scores = np.asarray(self.scores, dtype=np.float64).reshape(-1)
+        if self.screened_scores is not None:
+            self.screened_scores = np.asarray(self.screened_scores, dtype=np.float64).reshape(-1)
+            if len(self.screened_scores) != len(self.labels):
+                raise ValueError(f"screened_scores has {len(self.screened_scores)} entries for {len(self.labels)} labels")
         self.n_total = int(self.n_total)
         self.n_prior = int(self.n_prior)
         if len(self.sampled_randomly) != len(self.labels):

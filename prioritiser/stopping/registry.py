@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from prioritiser.stopping.history import ScreeningHistory
 from prioritiser.stopping.rules import (BiasedUrnRule, ConsecutiveIrrelevantRule, KneeRule, LowerBoundRule,
-                                        RankedStatisticalRule, StatisticalRule)
+                                        RankedStatisticalRule, StatisticalRule, UrnAndScoresRule)
 
-RULES = {cls.name: cls for cls in (BiasedUrnRule, LowerBoundRule, StatisticalRule, RankedStatisticalRule, KneeRule,
-                                   ConsecutiveIrrelevantRule)}
-DEFAULT_RULE = BiasedUrnRule.name
+RULES = {cls.name: cls for cls in (UrnAndScoresRule, BiasedUrnRule, LowerBoundRule, StatisticalRule,
+                                   RankedStatisticalRule, KneeRule, ConsecutiveIrrelevantRule)}
+DEFAULT_RULE = UrnAndScoresRule.name
 
 
 def default_rule(target_recall: float = 0.95, confidence: float = 0.95):
     """The rule ``prioritiser stop`` follows."""
-    return BiasedUrnRule(target_recall=target_recall, confidence=confidence)
+    return UrnAndScoresRule(target_recall=target_recall, confidence=confidence)
 
 
 def default_rules(target_recall: float = 0.95, confidence: float = 0.95) -> list:
     """Every rule, the default first, at the given target and confidence where they take one."""
     return [
         default_rule(target_recall, confidence),
+        BiasedUrnRule(target_recall=target_recall, confidence=confidence),
         LowerBoundRule(target_recall=target_recall, confidence=confidence),
         StatisticalRule(target_recall=target_recall, confidence=confidence),
         RankedStatisticalRule(target_recall=target_recall, confidence=confidence),

@@ -54,11 +54,12 @@ class StoppingMonitor:
     def done(self) -> bool:
         return all(r is not None for r in self.results)
 
-    def observe(self, labels_screened, labels_unscreened, scores_unscreened=None) -> None:
+    def observe(self, labels_screened, labels_unscreened, scores_unscreened=None, screened_scores=None) -> None:
         """After a ranked step: labels screened so far in order (priors first), the oracle labels
-        of the unscreened records and, optionally, the latest scores of those records."""
+        of the unscreened records and, optionally, the latest scores of those records and the
+        score each screened record had when it was chosen (NaN where none)."""
         history = ScreeningHistory(self.n_total, labels_screened, None, scores_unscreened,
-                                   min(self.n_prior, len(labels_screened)))
+                                   min(self.n_prior, len(labels_screened)), screened_scores)
         relevant = history.found + int(np.sum(labels_unscreened))
         for i, rule in enumerate(self.rules):
             if self.results[i] is not None:
