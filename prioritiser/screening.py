@@ -201,8 +201,8 @@ def rank_on_cluster(project: Project, ranker: Ranker, state: ScreeningState, bat
                              n_pool=len(pool))
         batch_groups = groups[chosen]
         place = pd.Series(np.arange(1, len(scored.group_ids) + 1), index=scored.group_ids)
-        ranks = place.reindex(batch_groups).to_numpy()
-        scores = pd.Series(scored.scores, index=scored.group_ids).reindex(batch_groups).to_numpy()
+        ranks = np.array(place.reindex(batch_groups), dtype=np.float64)
+        scores = np.array(pd.Series(scored.scores, index=scored.group_ids).reindex(batch_groups), dtype=np.float64)
         beyond = np.isnan(ranks)
         if beyond.any():  # random picks past the rows kept
             scores[beyond], ranks[beyond] = scored.locate(batch_groups[beyond])
