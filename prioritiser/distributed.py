@@ -11,7 +11,7 @@ with its worker is retried by Ray and its block written when it arrives, so no s
 duplicated; a run that dies keeps every shard written, and the next run embeds only the texts
 still missing (as after ``add`` of an update search).
 
-**Scoring** (:func:`rank_on_cluster`): a model fitted here on the labelled rows (their vectors
+**Scoring** (:func:`rank_on_cluster`; ``prioritiser rank --ray`` for pools past ``--cluster-from``): a model fitted here on the labelled rows (their vectors
 are few) is broadcast with ``ray.put``; actors build the features of the pool block by block from
 the embedding cache (which must be on storage the workers share: ``XDG_CACHE_HOME``) and score
 them. An ensemble's members are standardised over every row, as :meth:`Ranker.decision_function <prioritiser.learning.Ranker.decision_function>`

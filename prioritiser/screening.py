@@ -117,7 +117,7 @@ def compute_ranking(
     similarity to it, and the batch is the most similar groups.
 
     With ``cluster_from``, a pool of at least that many groups is scored on the connected Ray
-    cluster (:func:`rank_on_cluster`): the same batch, and the first :data:`STORED_TOP_K` rows
+    cluster (:func:`compute_ranking_on_cluster`): the same batch, and the first :data:`STORED_TOP_K` rows
     of the ranking.
     """
     state = state or screening_state(project, up_to_event)
@@ -129,7 +129,7 @@ def compute_ranking(
     start = time.perf_counter()
     trainable = y.sum() >= 1 and (y == 0).sum() >= 1
     if trainable and cluster_from is not None and len(pool) >= cluster_from:
-        return rank_on_cluster(project, ranker, state, batch, progress, explain)
+        return compute_ranking_on_cluster(project, ranker, state, batch, progress, explain)
     if trainable:
         with step(f"Extracting features ({ranker.features}) of {len(state.texts):,} records", progress):
             X = ranker.extract(state.texts, cache_dir=project.path / "cache", progress=progress)
@@ -166,8 +166,8 @@ def compute_ranking(
                    explanations)
 
 
-def rank_on_cluster(project: Project, ranker: Ranker, state: ScreeningState, batch: int, progress: bool,
-                    explain: bool) -> Ranking:
+def compute_ranking_on_cluster(project: Project, ranker: Ranker, state: ScreeningState, batch: int, progress: bool,
+                               explain: bool) -> Ranking:
     """:func:`compute_ranking` of a large pool on the connected Ray cluster: fit here on the
     decided groups' features, score the pool there (:func:`prioritiser.distributed.rank_on_cluster`)
     and keep the first ``max(STORED_TOP_K, batch)`` rows of the ranking. The batch is the one
@@ -176,7 +176,7 @@ def rank_on_cluster(project: Project, ranker: Ranker, state: ScreeningState, bat
     order, is scored and placed on the cluster where it falls beyond the rows kept. A
     one-line :class:`UserError` before anything is scored when the features or the querier
     cannot be scored in blocks."""
-    from prioritiser.distributed import check_dense, rank_on_cluster as score_pool, texts_dataset
+    from prioritiser.distributed import check_dense, rank_on_cluster, texts_dataset
 
     check_dense(ranker.features)
     if ranker.querier != "max":
@@ -195,7 +195,7 @@ def rank_on_cluster(project: Project, ranker: Ranker, state: ScreeningState, bat
     in_pool[pool] = True
     dataset = texts_dataset({"group_id": state.group_ids, "text": state.texts, "in_pool": in_pool})
     with step(f"Scoring {len(pool):,} records on the Ray cluster", progress):
-        scored = score_pool(dataset, ranker.features, ranker.feature_params, ranker, max(STORED_TOP_K, batch))
+        scored = rank_on_cluster(dataset, ranker.features, ranker.feature_params, ranker, max(STORED_TOP_K, batch))
         groups = state.group_ids[pool]
         chosen = ranker.take(np.searchsorted(groups, scored.group_ids), batch, len(state.group_ids) - len(pool),
                              n_pool=len(pool))
@@ -349,7 +349,7 @@ def rank_project(
     row says why it ranks there (:data:`EXPLANATION_COLUMNS`). ``seed`` replaces the preset's
     seed. With ``ray`` (a Ray cluster's address, or ``auto``), a pool of at least
     ``cluster_from`` groups is scored on that cluster and the iteration stores the first
-    :data:`STORED_TOP_K` rows of its ranking (:func:`rank_on_cluster`).
+    :data:`STORED_TOP_K` rows of its ranking (:func:`compute_ranking_on_cluster`).
 
     Every argument is checked before anything is computed or stored: a wrong one is a
     one-line :class:`UserError` and leaves the project as it was."""
