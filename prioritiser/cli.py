@@ -258,21 +258,26 @@ def rank_cmd(
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a preset option, KEY=VALUE (repeatable), e.g. --set classifier=svm."),
     query: Optional[str] = typer.Option(None, "--query", "-q", metavar="TEXT", help="Research question: ranks by similarity to it while no include/exclude pair exists yet."),
     seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Random seed (default: the preset's)."),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Score a large pool on the Ray cluster at this address ('auto': the one running here); needs prioritiser[ray] and sentence-encoder features."),
+    cluster_from: Optional[int] = typer.Option(None, "--cluster-from", metavar="N", help="With --ray: score on the cluster when at least N records are unscreened, smaller pools here (default 1,000,000: see docs/scale.md)."),
 ) -> None:
     """Retrain on the latest decisions, rank every unscreened record and hand out the next batch.
 
     The batch file (DIR/batches/batch-NNNN.csv unless --out names one) says why each record
     ranks where it does: its percentile among the unscreened records, the terms that pushed it
-    up and its most similar include. Every argument is checked before anything is stored."""
+    up and its most similar include. Every argument is checked before anything is stored.
+    With --ray, a pool of at least --cluster-from records is scored on the cluster (the same
+    batch as here) and the iteration keeps the first 10,000 rows of its ranking."""
     from prioritiser.screening import rank_project
 
     overrides = parse_overrides(set_)
-    chosen = lexical_while_embedding(directory, model, overrides)
+    chosen = model if ray else lexical_while_embedding(directory, model, overrides)  # the cluster embeds
     if chosen != model:  # the lexical preset while the embeddings are made: the overrides were for the other
         model, overrides = chosen, {}
     with open_project(directory) as project:
-        result = rank_project(project, model=model, overrides=overrides, batch=batch, out=out,
-                              query=query, seed=seed, progress=err_console.is_terminal)
+        result = rank_project(project, model=model, overrides=overrides, batch=batch, out=out, query=query, seed=seed,
+                              progress=err_console.is_terminal, ray=ray,
+                              **({} if cluster_from is None else {"cluster_from": cluster_from}))
     how = "similarity to the research question" if result.used_query else f"model '{model}'"
     console.print(
         f"Iteration {result.iteration_id}: ranked {result.n_ranked:,} unscreened records by {how} "

@@ -11,7 +11,7 @@ with its worker is retried by Ray and its block written when it arrives, so no s
 duplicated; a run that dies keeps every shard written, and the next run embeds only the texts
 still missing (as after ``add`` of an update search).
 
-**Scoring** (:func:`rank_on_cluster`): a model fitted here on the labelled rows (their vectors
+**Scoring** (:func:`rank_on_cluster`; ``prioritiser rank --ray`` for pools past ``--cluster-from``): a model fitted here on the labelled rows (their vectors
 are few) is broadcast with ``ray.put``; actors build the features of the pool block by block from
 the embedding cache (which must be on storage the workers share: ``XDG_CACHE_HOME``) and score
 them. An ensemble's members are standardised over every row, as :meth:`Ranker.decision_function <prioritiser.learning.Ranker.decision_function>`
@@ -25,7 +25,7 @@ import logging
 import math
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -166,7 +166,8 @@ def check_dense(spec: str) -> None:
     per-text encoder (tf-idf is fitted on the whole pool)."""
     if any(part not in EMBEDDERS for part in parse_spec(spec)):
         raise UserError(f"scoring on a Ray cluster needs sentence-encoder features ({', '.join(EMBEDDERS)}), "
-                        f"not {spec!r}")
+                        f"not {spec!r} (tf-idf is fitted on the whole pool): rank without --ray, or with "
+                        "--set features=minilm --set feature_params={}")
 
 
 class _BlockScorer:
@@ -202,31 +203,42 @@ def _totals(raw, mean: np.ndarray | None) -> tuple[int, int, np.ndarray]:
     return sum(int(row["n"]) for row in rows), sum(int(row["n_pool"]) for row in rows), np.array(sums)
 
 
-def _combine(raw: np.ndarray, weights: np.ndarray, mean: np.ndarray, spread: np.ndarray, standardise: bool) -> np.ndarray:
-    """The ensemble score of each row, in the operation order of ``Ranker.decision_function`` (so that equal
-    statistics give equal bits)."""
-    if not standardise:
-        return raw[:, 0]
-    total = np.zeros(len(raw))
-    for j, weight in enumerate(weights):
-        total += weight * ((raw[:, j] - mean[j]) / spread[j])
-    return total
-
-
-def _top_k(batch: dict, k: int, weights, mean, spread, standardise: bool) -> dict:
-    """The block's ``k`` best rows of the pool (highest score, then smallest group id)."""
+def _pool_scores(batch: dict, ranker, mean, spread) -> tuple[np.ndarray, np.ndarray]:
+    """The group ids and scores (:meth:`Ranker.combine <prioritiser.learning.Ranker.combine>`)
+    of the block's pool rows."""
     pool = np.asarray(batch["in_pool"], dtype=bool)
-    scores = _combine(batch["raw"][pool], weights, mean, spread, standardise)
-    groups = np.asarray(batch["group_id"], dtype=np.int64)[pool]
+    return np.asarray(batch["group_id"], dtype=np.int64)[pool], ranker.combine(batch["raw"][pool], mean, spread)
+
+
+def _top_k(batch: dict, k: int, ranker, mean, spread) -> dict:
+    """The block's ``k`` best rows of the pool (highest score, then smallest group id)."""
+    groups, scores = _pool_scores(batch, ranker, mean, spread)
     best = np.lexsort((groups, -scores))[:k]
     return {"group_id": groups[best], "score": scores[best]}
+
+
+def _found(batch: dict, wanted: np.ndarray, ranker, mean, spread) -> dict:
+    """The block's pool rows among the groups ``wanted``, with their scores."""
+    groups, scores = _pool_scores(batch, ranker, mean, spread)
+    kept = np.isin(groups, wanted)
+    return {"group_id": groups[kept], "score": scores[kept]}
+
+
+def _ahead(batch: dict, groups: np.ndarray, scores: np.ndarray, ranker, mean, spread) -> dict:
+    """For each (group, score), the block's pool rows ranked before it (a higher score, or an
+    equal one and a smaller group id)."""
+    block_groups, block_scores = _pool_scores(batch, ranker, mean, spread)
+    ahead = [np.count_nonzero((block_scores > s) | ((block_scores == s) & (block_groups < g)))
+             for g, s in zip(groups.tolist(), scores.tolist())]
+    return {"ahead": np.array([ahead], dtype=np.int64).reshape(1, -1)}
 
 
 @dataclass
 class PoolRanking:
     """What comes back from scoring a pool on the cluster: the ``k`` best groups of the pool
     (best first) and their scores, the number of rows scored and of pool rows ranked, and the
-    per-member mean and spread of the raw scores over every row (the standardisation)."""
+    per-member mean and spread of the raw scores over every row (the standardisation).
+    :meth:`locate` finds the score and place of any other group of the pool."""
 
     group_ids: np.ndarray
     scores: np.ndarray
@@ -234,6 +246,23 @@ class PoolRanking:
     n_pool: int
     member_mean: np.ndarray
     member_spread: np.ndarray
+    raw: object = field(repr=False, default=None)
+    ranker: object = field(repr=False, default=None)
+
+    def locate(self, groups) -> tuple[np.ndarray, np.ndarray]:
+        """The scores and 1-based places in the whole pool's ranking of the pool's ``groups``
+        (two passes over the scored blocks kept on the cluster: find the scores, then count
+        the rows ranked before each)."""
+        groups = np.asarray(groups, dtype=np.int64)
+        statistics = {"ranker": self.ranker, "mean": self.member_mean, "spread": self.member_spread}
+        found = self.raw.map_batches(_found, fn_kwargs={"wanted": groups, **statistics},
+                                     batch_size=None, batch_format="numpy").take_all()
+        score_of = {int(row["group_id"]): float(row["score"]) for row in found}
+        scores = np.array([score_of[g] for g in groups.tolist()], dtype=np.float64)
+        counts = self.raw.map_batches(_ahead, fn_kwargs={"groups": groups, "scores": scores, **statistics},
+                                      batch_size=None, batch_format="numpy").take_all()
+        ahead = np.sum([np.asarray(row["ahead"]).reshape(-1) for row in counts], axis=0)
+        return scores, np.asarray(ahead, dtype=np.int64).reshape(-1) + 1
 
 
 def rank_on_cluster(dataset, spec: str, params: dict | None, ranker, k: int) -> PoolRanking:
@@ -242,9 +271,10 @@ def rank_on_cluster(dataset, spec: str, params: dict | None, ranker, k: int) -> 
     ``k`` best rows of the pool.
 
     The ranker is broadcast once (``ray.put``); features come from ``spec``'s encoders through
-    the shared embedding cache. An ensemble's member scores are standardised by their mean and
-    standard deviation over every row, summed per block exactly (``math.fsum``) and divided
-    here, then combined as ``Ranker.decision_function`` combines them; ties are broken by group id.
+    the shared embedding cache. Each member's raw scores are summed per block exactly
+    (``math.fsum``) into their mean and standard deviation over every row, and combined with
+    them by :meth:`Ranker.combine <prioritiser.learning.Ranker.combine>`, as
+    ``Ranker.decision_function`` combines them; ties are broken by group id.
     """
     import ray
 
@@ -254,18 +284,13 @@ def rank_on_cluster(dataset, spec: str, params: dict | None, ranker, k: int) -> 
         _BlockScorer, fn_constructor_args=(spec, dict(params or {}), ray.put(ranker)), batch_size=SCORE_BLOCK_ROWS,
         batch_format="numpy", concurrency=(1, cpus), num_cpus=1,
     ).materialize()
-    weights, standardise = ranker.fusion()
-    n_members = len(weights)
-    mean, spread = np.zeros(n_members), np.ones(n_members)
     n_scored, n_pool, sums = _totals(raw, None)
-    if standardise:
-        mean = sums / n_scored
-        deviation = np.sqrt(_totals(raw, mean)[2] / n_scored)
-        spread = np.where(deviation > 0, deviation, 1.0)
-    best = raw.map_batches(_top_k, fn_kwargs={"k": k, "weights": weights, "mean": mean, "spread": spread,
-                                              "standardise": standardise},
+    mean = sums / n_scored
+    deviation = np.sqrt(_totals(raw, mean)[2] / n_scored)
+    spread = np.where(deviation > 0, deviation, 1.0)
+    best = raw.map_batches(_top_k, fn_kwargs={"k": k, "ranker": ranker, "mean": mean, "spread": spread},
                            batch_size=None, batch_format="numpy").take_all()
     groups = np.array([row["group_id"] for row in best], dtype=np.int64)
     scores = np.array([row["score"] for row in best], dtype=np.float64)
     order = np.lexsort((groups, -scores))[:k]
-    return PoolRanking(groups[order], scores[order], n_scored, n_pool, mean, spread)
+    return PoolRanking(groups[order], scores[order], n_scored, n_pool, mean, spread, raw, ranker)

@@ -61,17 +61,35 @@ def screening_state(project: Project, up_to_event: int | None = None) -> Screeni
     return ScreeningState(group_ids, texts, project.group_decisions(last), project.screening_order(last), last)
 
 
+#: Pools of at least this many unscreened groups are scored on the Ray cluster when ``rank``
+#: is given one (``--ray``): from about here the pool's feature matrix and texts no longer sit
+#: comfortably in a driver (1.5 KiB of MiniLM features and about 1 KiB of text a record:
+#: 2.5 GiB at 1M), and the cluster's fixed cost is small beside the embedding (docs/scale.md:
+#: at 1M records the Ray path took 1.11x the local wall time and 0.60 GiB of driver memory
+#: against 3.84 GiB locally).
+CLUSTER_FROM = 1_000_000
+
+#: Rows of the ranking an iteration scored on the cluster stores (at least the batch): the
+#: next batches and the screening page's queue come from its front, and 10,000 groups are
+#: weeks of screening at a few hundred a day, for 160 KB per iteration instead of 16 bytes a
+#: pool record (160 MB at 10M).
+STORED_TOP_K = 10_000
+
+
 @dataclass
 class Ranking:
-    """The unscreened groups highest score first (ties by group id), their scores, the groups
-    of the next batch in the order to screen them with their 1-based places in the ranking,
-    timings in seconds, and (when asked for) why each group of the batch ranks where it does
-    (:func:`explanation_frame`)."""
+    """The unscreened groups highest score first (ties by group id) and their scores (all of
+    them, or the first rows of a pool scored on a cluster), the number of groups ranked, the
+    groups of the next batch in the order to screen them with their 1-based places in the
+    ranking and their scores, timings in seconds, and (when asked for) why each group of the
+    batch ranks where it does (:func:`explanation_frame`)."""
 
     group_ids: np.ndarray
     scores: np.ndarray
+    n_ranked: int
     batch: np.ndarray
     batch_ranks: np.ndarray
+    batch_scores: np.ndarray
     timings: dict
     explanations: pd.DataFrame | None = None
 
@@ -89,6 +107,7 @@ def compute_ranking(
     batch: int = 0,
     progress: bool = True,
     explain: bool = False,
+    cluster_from: int | None = None,
 ) -> Ranking:
     """Rank the unscreened groups with ``ranker`` and choose the next ``batch`` of them with its
     querier, as a simulation from the same labels would; with ``explain``, say why each group
@@ -96,6 +115,10 @@ def compute_ranking(
 
     Before any include/exclude pair exists, ``query`` (a research question) ranks by
     similarity to it, and the batch is the most similar groups.
+
+    With ``cluster_from``, a pool of at least that many groups is scored on the connected Ray
+    cluster (:func:`compute_ranking_on_cluster`): the same batch, and the first :data:`STORED_TOP_K` rows
+    of the ranking.
     """
     state = state or screening_state(project, up_to_event)
     timings: dict[str, float] = {}
@@ -104,7 +127,10 @@ def compute_ranking(
         raise UserError(f"{project.path}: every record has a decision; nothing is left to rank")
     idx, y = state.training
     start = time.perf_counter()
-    if y.sum() >= 1 and (y == 0).sum() >= 1:
+    trainable = y.sum() >= 1 and (y == 0).sum() >= 1
+    if trainable and cluster_from is not None and len(pool) >= cluster_from:
+        return compute_ranking_on_cluster(project, ranker, state, batch, progress, explain)
+    if trainable:
         with step(f"Extracting features ({ranker.features}) of {len(state.texts):,} records", progress):
             X = ranker.extract(state.texts, cache_dir=project.path / "cache", progress=progress)
         timings["features_s"] = time.perf_counter() - start
@@ -136,7 +162,72 @@ def compute_ranking(
         reasons = None if "query_s" in timings else ranker.explain(X, rows, [state.texts[i] for i in rows], idx, y)
         explanations = explanation_frame(state, place[chosen], len(pool), reasons)
         timings["explain_s"] = time.perf_counter() - start
-    return Ranking(groups[order], scores[order], groups[chosen], place[chosen], timings, explanations)
+    return Ranking(groups[order], scores[order], len(order), groups[chosen], place[chosen], scores[chosen], timings,
+                   explanations)
+
+
+def compute_ranking_on_cluster(project: Project, ranker: Ranker, state: ScreeningState, batch: int, progress: bool,
+                               explain: bool) -> Ranking:
+    """:func:`compute_ranking` of a large pool on the connected Ray cluster: fit here on the
+    decided groups' features, score the pool there (:func:`prioritiser.distributed.rank_on_cluster`)
+    and keep the first ``max(STORED_TOP_K, batch)`` rows of the ranking. The batch is the one
+    :meth:`Ranker.rank` would choose from the whole pool: the querier must be ``max`` (its
+    order's front is what comes back), and the random share, drawn from the pool in group
+    order, is scored and placed on the cluster where it falls beyond the rows kept. A
+    one-line :class:`UserError` before anything is scored when the features or the querier
+    cannot be scored in blocks."""
+    from prioritiser.distributed import check_dense, rank_on_cluster, texts_dataset
+
+    check_dense(ranker.features)
+    if ranker.querier != "max":
+        raise UserError(f"scoring on a Ray cluster needs the 'max' querier, not {ranker.querier!r}: "
+                        "rank without --ray, or with --set querier=max")
+    timings: dict[str, float] = {}
+    pool = state.unscreened
+    idx, y = state.training
+    start = time.perf_counter()
+    with step(f"Extracting features ({ranker.features}) of {len(y):,} decisions and fitting", progress):
+        fitted = ranker.extract([state.texts[i] for i in idx], cache_dir=project.path / "cache", progress=progress)
+        ranker.fit(fitted, np.arange(len(idx)), y)
+    timings["features_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    in_pool = np.zeros(len(state.group_ids), dtype=bool)
+    in_pool[pool] = True
+    dataset = texts_dataset({"group_id": state.group_ids, "text": state.texts, "in_pool": in_pool})
+    with step(f"Scoring {len(pool):,} records on the Ray cluster", progress):
+        scored = rank_on_cluster(dataset, ranker.features, ranker.feature_params, ranker, max(STORED_TOP_K, batch))
+        groups = state.group_ids[pool]
+        chosen = ranker.take(np.searchsorted(groups, scored.group_ids), batch, len(state.group_ids) - len(pool),
+                             n_pool=len(pool))
+        batch_groups = groups[chosen]
+        place = pd.Series(np.arange(1, len(scored.group_ids) + 1), index=scored.group_ids)
+        ranks = np.array(place.reindex(batch_groups), dtype=np.float64)
+        scores = np.array(pd.Series(scored.scores, index=scored.group_ids).reindex(batch_groups), dtype=np.float64)
+        beyond = np.isnan(ranks)
+        if beyond.any():  # random picks past the rows kept
+            scores[beyond], ranks[beyond] = scored.locate(batch_groups[beyond])
+    timings["model_s"] = time.perf_counter() - start
+    ranks = ranks.astype(np.int64)
+    explanations = None
+    if explain:
+        start = time.perf_counter()
+        reasons = explain_rows(project, ranker, state, fitted, pool[chosen])
+        explanations = explanation_frame(state, ranks, len(pool), reasons)
+        timings["explain_s"] = time.perf_counter() - start
+    return Ranking(scored.group_ids, scored.scores, len(pool), batch_groups, ranks, scores, timings, explanations)
+
+
+def explain_rows(project: Project, ranker: Ranker, state: ScreeningState, fitted, rows) -> dict:
+    """:meth:`Ranker.explain` of the ``rows`` of ``state`` for a ranker fitted on the features
+    ``fitted`` of the decided groups alone (:attr:`ScreeningState.training`, in its order):
+    with sentence-encoder features each text's features stand alone, so only these rows'
+    are built, not the pool's."""
+    idx, y = state.training
+    texts = [state.texts[i] for i in rows]
+    X = np.vstack([fitted, ranker.extract(texts, cache_dir=project.path / "cache")])
+    reasons = ranker.explain(X, len(idx) + np.arange(len(rows)), texts, np.arange(len(idx)), y)
+    reasons["similar_include"] = idx[reasons["similar_include"]]
+    return reasons
 
 
 #: Columns :func:`explanation_frame` adds to a batch file or export (see :mod:`prioritiser.learning.explain`).
@@ -283,14 +374,18 @@ def rank_project(
     seed: int | None = None,
     progress: bool = True,
     write_file: bool = True,
+    ray: str | None = None,
+    cluster_from: int = CLUSTER_FROM,
 ) -> RankResult:
     """Retrain on the decisions in force, rank every unscreened group, choose the next
     ``batch`` with the preset's querier, and store the iteration (configuration, counts,
-    timings, full ranking, recall estimates) with that batch (``write_file=False``: stored
+    timings, ranking, recall estimates) with that batch (``write_file=False``: stored
     only, as the screening page shows it record by record), written to ``out`` (.csv, .tsv,
     .xlsx or .ris), by default to ``DIR/batches/batch-NNNN.csv`` (NNNN: the batch id). Each
     row says why it ranks there (:data:`EXPLANATION_COLUMNS`). ``seed`` replaces the preset's
-    seed.
+    seed. With ``ray`` (a Ray cluster's address, or ``auto``), a pool of at least
+    ``cluster_from`` groups is scored on that cluster and the iteration stores the first
+    :data:`STORED_TOP_K` rows of its ranking (:func:`compute_ranking_on_cluster`).
 
     Every argument is checked before anything is computed or stored: a wrong one is a
     one-line :class:`UserError` and leaves the project as it was."""
@@ -300,6 +395,12 @@ def rank_project(
         check_output(out)
     if query is not None and not query.strip():
         raise UserError("--query is empty: give the research question, e.g. --query \"virus metagenomics in pigs\"")
+    if cluster_from < 1:
+        raise UserError(f"--cluster-from must be at least 1 (got {cluster_from})")
+    if ray is not None:
+        from prioritiser.distributed import connect
+
+        connect(ray)
     from prioritiser.learning import Ranker
 
     ranker = Ranker.from_preset(model, **(overrides or {}))
@@ -308,16 +409,18 @@ def rank_project(
     with step("Reading the project", progress):
         state = screening_state(project)
     start = time.perf_counter()
-    ranking = compute_ranking(project, ranker, state=state, query=query, batch=batch, progress=progress, explain=True)
+    ranking = compute_ranking(project, ranker, state=state, query=query, batch=batch, progress=progress, explain=True,
+                              cluster_from=None if ray is None else cluster_from)
     config = ranker.get_params()
     if ranking.used_query:
         config["query"] = query
     timings = ranking.timings
     with step("Estimating recall", progress):
-        estimates = stopping_estimates(project, state, None if ranking.used_query else ranking.scores)
+        in_full = not ranking.used_query and len(ranking.scores) == ranking.n_ranked
+        estimates = stopping_estimates(project, state, ranking.scores if in_full else None)
     timings["total_s"] = time.perf_counter() - start
     _, y = state.training
-    frame = batch_frame(project, ranking.batch, ranking.scores[ranking.batch_ranks - 1], ranking.batch_ranks)
+    frame = batch_frame(project, ranking.batch, ranking.batch_scores, ranking.batch_ranks)
     frame = with_explanations(frame, ranking.explanations)
     batch_file = None
     if write_file:
@@ -327,8 +430,9 @@ def rank_project(
         config_hash=config_hash(config), seed=ranker.seed, last_event_id=state.last_event_id,
         n_labelled=len(state.decisions), n_included=int(y.sum()), n_excluded=int((y == 0).sum()),
         timings=timings, estimates=estimates, group_ids=ranking.group_ids, scores=ranking.scores,
+        n_ranked=ranking.n_ranked,
     ))
-    return RankResult(handed.iteration_id, config, len(ranking.group_ids), frame, estimates, timings,
+    return RankResult(handed.iteration_id, config, ranking.n_ranked, frame, estimates, timings,
                       ranking.used_query, handed.batch_id, handed.path)
 
 
@@ -353,9 +457,11 @@ def explain_iteration(project: Project, iteration: Iteration, limit: int = EXPLA
     """:data:`EXPLANATION_COLUMNS` for every group ``iteration`` ranked (index: group id): its
     percentile, and for the first ``limit`` groups the terms and most similar include of the
     iteration's model, refitted from its stored configuration and the decisions it was fitted
-    on (a query ranking has no model: percentiles only)."""
+    on (a query ranking has no model: percentiles only). An iteration that stored only its
+    first rows explains those, among all it ranked, from the features of the decided groups
+    and of those rows alone (:func:`explain_rows`)."""
     n = len(iteration.group_ids)
-    frame = explanation_frame(None, np.arange(1, n + 1), n, None)
+    frame = explanation_frame(None, np.arange(1, n + 1), iteration.n_ranked, None)
     frame.index = pd.Index(iteration.group_ids, name="group_id")
     if iteration.kind == "query" or n == 0:
         return frame
@@ -365,14 +471,18 @@ def explain_iteration(project: Project, iteration: Iteration, limit: int = EXPLA
     state = screening_state(project, iteration.last_event_id)
     idx, y = state.training
     with step(f"Refitting iteration {iteration.iteration_id}'s model to explain its ranking", progress):
-        X = ranker.extract(state.texts, cache_dir=project.path / "cache", progress=progress)
-        ranker.fit(X, idx, y)
+        texts = state.texts if iteration.stored_in_full else [state.texts[i] for i in idx]
+        X = ranker.extract(texts, cache_dir=project.path / "cache", progress=progress)
+        ranker.fit(X, idx if iteration.stored_in_full else np.arange(len(idx)), y)
     front = iteration.group_ids[:limit]
     rows = pd.Index(state.group_ids).get_indexer(front)
     kept = rows >= 0  # a group merged into another since the iteration is left unexplained
     with step(f"Explaining the top {len(front):,} records", progress):
-        reasons = ranker.explain(X, rows[kept], [state.texts[i] for i in rows[kept]], idx, y)
-        explained = explanation_frame(state, np.flatnonzero(kept) + 1, n, reasons)
+        if iteration.stored_in_full:
+            reasons = ranker.explain(X, rows[kept], [state.texts[i] for i in rows[kept]], idx, y)
+        else:
+            reasons = explain_rows(project, ranker, state, X, rows[kept])
+        explained = explanation_frame(state, np.flatnonzero(kept) + 1, iteration.n_ranked, reasons)
     explained.index = pd.Index(front[kept], name="group_id")
     frame.loc[explained.index, EXPLANATION_COLUMNS[1:]] = explained[EXPLANATION_COLUMNS[1:]]
     return frame

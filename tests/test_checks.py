@@ -191,6 +191,7 @@ def make_legacy(review: Path, tmp: Path) -> dict:
     con = sqlite3.connect(review / DB_NAME)
     con.execute("ALTER TABLE batches DROP COLUMN last_event_id")
     con.execute("ALTER TABLE batches DROP COLUMN void")
+    con.execute("ALTER TABLE iterations DROP COLUMN n_ranked")
     con.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     con.commit()
     con.close()

@@ -5,6 +5,7 @@ stopped at its end. Skipped, with the reason, when Ray is not installed."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -208,3 +209,55 @@ def test_a_worker_killed_mid_job_loses_no_shard_and_duplicates_none(cluster, tmp
     found, vectors = EmbeddingCache(folder).lookup(wanted)
     assert found.all()
     np.testing.assert_allclose(vectors, StaticEmbedder().transform(texts), rtol=0, atol=1e-6)
+
+
+def rank_cli(directory: Path, out: Path, *extra) -> str:
+    """``rank`` of a sentence-encoder ranker with a random share (so that the batch draws from
+    the whole pool), its batch written to ``out``; the output, after checking it succeeded."""
+    settings = ["--set", "features=static", "--set", "feature_params={}", "--set", "random_share=0.25"]
+    result = CliRunner().invoke(app, ["rank", str(directory), *settings, "--batch", "20", "--out", str(out), *extra])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_rank_on_ray_hands_out_the_local_batch_and_stores_the_top_k(cluster, tmp_path, monkeypatch):
+    import prioritiser.screening
+
+    local, _ = cluster
+    review = make_project(tmp_path / "review", start=40_000)
+    shutil.copytree(review, tmp_path / "copy")
+    monkeypatch.setattr(prioritiser.screening, "STORED_TOP_K", 300)
+    output = rank_cli(review, tmp_path / "ray.csv", "--ray", local.address, "--cluster-from", "1")
+    assert f"ranked {N_RECORDS - 200:,} unscreened records" in output
+    rank_cli(tmp_path / "copy", tmp_path / "local.csv")
+
+    on_ray, here = (pd.read_csv(tmp_path / name, encoding="utf-8-sig") for name in ("ray.csv", "local.csv"))
+    assert on_ray["record_id"].tolist() == here["record_id"].tolist()
+    assert on_ray["rank"].tolist() == here["rank"].tolist() and (here["rank"] > 300).any()  # random picks past the top k
+    np.testing.assert_allclose(on_ray["score"], here["score"], rtol=0, atol=1e-9)
+    assert on_ray["similar_include_id"].tolist() == here["similar_include_id"].tolist()
+    with Project(review) as project, Project(tmp_path / "copy") as copy:
+        kept, full = project.latest_iteration(), copy.latest_iteration()
+    assert (kept.n_ranked, len(kept.group_ids), full.n_ranked) == (N_RECORDS - 200, 300, N_RECORDS - 200)
+    assert not kept.stored_in_full and full.stored_in_full
+    assert np.array_equal(kept.group_ids, full.group_ids[:300])
+    np.testing.assert_allclose(kept.scores, full.scores[:300], rtol=0, atol=1e-9)
+
+    # the audit lists every unread record, and says the ranking past the top k was not stored
+    assert CliRunner().invoke(app, ["audit", str(review), "--out", str(tmp_path / "audit")]).exit_code == 0
+    excluded = pd.read_csv(tmp_path / "audit" / "excluded_by_model.csv", encoding="utf-8-sig")
+    assert len(excluded) == N_RECORDS - 200 and excluded["rank"].notna().sum() == 300
+    assert "stored only the first 300 of the 1,800" in (tmp_path / "audit" / "report.html").read_text(encoding="utf-8")
+
+
+def test_rank_on_ray_of_tfidf_features_says_so_and_stores_nothing(cluster, tmp_path):
+    local, _ = cluster
+    review = make_project(tmp_path / "review", n=300, start=60_000)
+    result = CliRunner().invoke(app, ["rank", str(review), "--ray", local.address, "--cluster-from", "1"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: scoring on a Ray cluster needs sentence-encoder features")
+    assert len(result.output.strip().splitlines()) == 1
+    with Project(review) as project:
+        assert project.iterations() == [] and project.batches() == []
+    small = CliRunner().invoke(app, ["rank", str(review), "--ray", local.address, "--out", str(tmp_path / "b.csv")])
+    assert small.exit_code == 0 and "ranked 100 unscreened records" in small.output  # below --cluster-from: here

@@ -20,3 +20,11 @@ def test_embed_on_ray_without_ray_says_how_to_install_it(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert result.output.strip() == "error: --ray needs Ray: pip install 'prioritiser[ray]'"
     assert not (tmp_path / "cache").exists()
+
+
+def test_rank_on_ray_without_ray_says_how_to_install_it(example_project, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    result = CliRunner().invoke(app, ["rank", str(example_project), "--ray", "auto"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: --ray needs Ray: pip install 'prioritiser[ray]'"
+    assert not (example_project / "batches").exists()

@@ -60,12 +60,17 @@ def excluded_by_model(project: Project) -> pd.DataFrame:
     """Every record whose group has no decision in force ('maybe' counts as a decision), one row
     per record (duplicates included), with the score and rank of the newest ranking holding its
     group and that ranking's iteration id, configuration hash and seed (empty when no ranking
-    holds it, e.g. records added after the last ``rank``). Sorted by rank, then record id."""
+    holds it, e.g. records added after the last ``rank``). When the newest ranking stored only
+    its first rows (:func:`ranking_note`), the groups past them are left empty too: an older
+    ranking's place would not be the newest one's. Sorted by rank, then record id."""
     from prioritiser.export import records_table
 
     table = records_table(project, progress=True)  # a spinner while the model is refitted, on a terminal
     table = table[table["label"].eq("")].drop(columns=["label", "score", "rank"])
     ranked = last_rankings(project, table["group_id"].unique())
+    latest = project.latest_iteration()
+    if latest is not None and not latest.stored_in_full:
+        ranked = ranked[ranked["iteration_id"].eq(latest.iteration_id)]
     table = table.join(ranked, on="group_id")
     for column in ("rank", "iteration_id", "seed"):
         table[column] = table[column].astype("Int64")
@@ -201,7 +206,9 @@ def build_manifest(project: Project, latest: Iteration, out_dir: Path, files: di
         "iteration": {
             "iteration_id": latest.iteration_id, "kind": latest.kind, "created_at": latest.created_at,
             "config_hash": latest.config_hash, "seed": latest.seed, "last_event_id": latest.last_event_id,
-            "n_ranked": len(latest.group_ids), "ranking_sha256": ranking_sha256(latest.group_ids, latest.scores),
+            "n_ranked": latest.n_ranked, "n_stored": len(latest.group_ids),
+            "ranking_sha256": ranking_sha256(latest.group_ids, latest.scores),
+            **({} if latest.stored_in_full else {"note": ranking_note(latest)}),
         },
         "seeds": {
             "iteration": latest.seed,
@@ -216,6 +223,14 @@ def build_manifest(project: Project, latest: Iteration, out_dir: Path, files: di
         "models": model_identities(latest.config),
         "files": files,
     }
+
+
+def ranking_note(iteration: Iteration) -> str:
+    """What an audit says of an iteration that stored only the first rows of its ranking."""
+    return (f"iteration {iteration.iteration_id} was scored on a Ray cluster and stored only the first "
+            f"{len(iteration.group_ids):,} of the {iteration.n_ranked:,} records it ranked: the model-excluded "
+            f"records past them are listed without a score or rank (each ranked below "
+            f"{len(iteration.group_ids):,}), and ranking_sha256 covers the stored rows")
 
 
 def write_audit(project: Project, out_dir: str | Path, qa_sample: int = 0, seed: int = 0,

@@ -134,12 +134,14 @@ def scores_figure(project: Project, screened: pd.DataFrame) -> str:
     latest = project.latest_iteration()
     decided = set(screened["group_id"].tolist())
     keep = np.array([g not in decided for g in latest.group_ids.tolist()], dtype=bool)
+    shown = "latest ranking" if latest.stored_in_full else \
+        f"latest ranking's first {len(latest.group_ids):,} of {latest.n_ranked:,}"
     ranked = last_rankings(project, screened["group_id"])
     by_group = screened.set_index("group_id")["decision"]
     fig = Figure(figsize=(9, 3.8))
     ax = fig.subplots()
     series = [
-        ("unscreened (latest ranking)", latest.scores[keep], "#888888"),
+        (f"unscreened ({shown})", latest.scores[keep], "#888888"),
         ("screened: exclude", ranked["score"][by_group.reindex(ranked.index).eq(EXCLUDE)].to_numpy(), "#d55e00"),
         ("screened: include", ranked["score"][by_group.reindex(ranked.index).eq(INCLUDE)].to_numpy(), "#1f4e9c"),
     ]
@@ -353,6 +355,8 @@ def render_report(project: Project, excluded: pd.DataFrame, prisma: dict, stoppi
             f'<div class="alert"><b>Screening is reopened.</b> The quality-control sample of model-excluded records '
             f"holds {len(stopping['reopened_by_qa'])} include(s) (record ids {escape(ids)}). The model excluded "
             "relevant records: screen further ranked batches, then decide stopping and draw a new QA sample.</div>")
+    if it.get("note"):
+        alerts.append(f'<div class="note">The latest ranking: {escape(it["note"])}.</div>')
     if stopping["labels_since_latest_iteration"]:
         alerts.append(
             f'<div class="note">{stopping["labels_since_latest_iteration"]:,} decision(s) were recorded after the '

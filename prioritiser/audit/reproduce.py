@@ -96,7 +96,14 @@ def reproduce(audit_dir: str | Path, project_dir: str | Path | None = None) -> R
         history_sha, _ = label_history_sha256(project, it.last_event_id)
         identities = model_identities(it.config)
         state = screening_state(project, it.last_event_id)
-        existed = np.isin(state.group_ids, np.concatenate([it.group_ids, list(state.decisions)]))
+        if it.stored_in_full:
+            existed = np.isin(state.group_ids, np.concatenate([it.group_ids, list(state.decisions)]))
+        elif len(state.group_ids) - len(state.decisions) == it.n_ranked:
+            existed = np.ones(len(state.group_ids), dtype=bool)
+        else:
+            raise UserError(f"{project.path}: records were added after iteration {it.iteration_id}, which stored only "
+                            f"the first {len(it.group_ids):,} of the {it.n_ranked:,} records it ranked (a pool scored "
+                            "on a Ray cluster), so which to leave out of the recomputation cannot be told")
         notes = []
         if not existed.all():
             notes.append(f"{int((~existed).sum()):,} record groups were added after iteration {it.iteration_id}; "
@@ -106,6 +113,10 @@ def reproduce(audit_dir: str | Path, project_dir: str | Path | None = None) -> R
         ranking = compute_ranking(project, Ranker.from_config(it.config), state=state,
                                   query=it.config.get("query"), progress=False)
     groups, scores = ranking.group_ids, ranking.scores
+    if not it.stored_in_full:
+        groups, scores = groups[: len(it.group_ids)], scores[: len(it.group_ids)]
+        notes.append(f"iteration {it.iteration_id} stored only the first {len(it.group_ids):,} of the "
+                     f"{it.n_ranked:,} records it ranked; those are compared")
     n = max(len(groups), len(it.group_ids))
     common = min(len(groups), len(it.group_ids))
     positions_differ = int((groups[:common] != it.group_ids[:common]).sum()) + n - common
@@ -114,7 +125,7 @@ def reproduce(audit_dir: str | Path, project_dir: str | Path | None = None) -> R
     return ReproduceResult(
         iteration_id=it.iteration_id,
         identical=ranking_sha256(groups, scores) == audited["ranking_sha256"],
-        n_ranked=len(groups),
+        n_ranked=ranking.n_ranked,
         positions_differ=positions_differ,
         max_score_difference=max(diffs, default=0.0),
         stored_matches_manifest=ranking_sha256(it.group_ids, it.scores) == audited["ranking_sha256"],

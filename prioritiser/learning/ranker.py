@@ -31,11 +31,6 @@ def _classifier_of(member: str) -> str:
     return member.partition("@")[0]
 
 
-def _standardise(scores: np.ndarray) -> np.ndarray:
-    spread = scores.std()
-    return (scores - scores.mean()) / (spread if spread > 0 else 1.0)
-
-
 def _check_value(where: str, value, default) -> None:
     """A parameter's value must be of the kind of its default (a number for a number)."""
     if isinstance(default, bool) or default is None:
@@ -208,34 +203,47 @@ class Ranker(BaseEstimator):
         return self
 
     def decision_function(self, X) -> np.ndarray:
-        """One score per row of ``X``, higher = more likely an include (an ensemble's is the
-        weighted mean of its members' standardised scores)."""
-        check_is_fitted(self, "models_")
-        if self.classifier != ENSEMBLE:
-            return relevance_scores(self.models_[0][0], X)
-        total = np.zeros(X.shape[0])
-        for model, weight, member in self.models_:
-            total += weight * _standardise(relevance_scores(model, self._part(X, member)))
-        return total
+        """One score per row of ``X``, higher = more likely an include: :meth:`combine` of the
+        members' scores with their mean and standard deviation over the rows of ``X``."""
+        columns = self._member_columns(X)
+        deviation = np.array([column.std() for column in columns])
+        return self.combine(np.column_stack(columns), np.array([column.mean() for column in columns]),
+                            np.where(deviation > 0, deviation, 1.0))
 
     def member_scores(self, X) -> np.ndarray:
         """The raw scores of each fitted member on the rows of ``X``, one column per member:
-        with :meth:`fusion`, what scoring a pool block by block needs (:mod:`prioritiser.distributed`)."""
-        check_is_fitted(self, "models_")
-        return np.column_stack([relevance_scores(model, self._part(X, member)) for model, _, member in self.models_])
+        with :meth:`combine`, what scoring a pool block by block needs (:mod:`prioritiser.distributed`)."""
+        return np.column_stack(self._member_columns(X))
 
-    def fusion(self) -> tuple[np.ndarray, bool]:
-        """The fitted members' weights, and whether :meth:`decision_function` standardises their
-        scores over the scored rows before the weighted sum (ensembles only)."""
+    def _member_columns(self, X) -> list[np.ndarray]:
         check_is_fitted(self, "models_")
-        return np.array([weight for _, weight, _ in self.models_]), self.classifier == ENSEMBLE
+        return [relevance_scores(model, self._part(X, member)) for model, _, member in self.models_]
+
+    def combine(self, member_scores: np.ndarray, mean: np.ndarray, spread: np.ndarray) -> np.ndarray:
+        """The score of each row from its members' raw scores (one column per member, as
+        :meth:`member_scores` gives them) and each member's ``mean`` and ``spread`` (standard
+        deviation, 1 where it is 0) over all the rows scored together: the single classifier's
+        score, or an ensemble's weighted sum of ``(score - mean) / spread``, member by member in
+        a fixed order, so that equal statistics give equal bits however the rows were split."""
+        check_is_fitted(self, "models_")
+        if self.classifier != ENSEMBLE:
+            return member_scores[:, 0]
+        total = np.zeros(len(member_scores))
+        for j, (_, weight, _) in enumerate(self.models_):
+            total += weight * ((member_scores[:, j] - mean[j]) / spread[j])
+        return total
 
     def select(self, scores: np.ndarray, n: int, n_screened: int) -> np.ndarray:
         """Positions into ``scores`` (of the pool) of the next ``n`` records, in the order to
         screen them, chosen by the querier; the random share is drawn with seed
         ``seed + n_screened``, so each batch of a screening draws afresh."""
-        order = QUERIERS[self.querier](np.asarray(scores, dtype=np.float64))
-        return select_batch(order, n, self.random_share, self.seed + n_screened)
+        return self.take(QUERIERS[self.querier](np.asarray(scores, dtype=np.float64)), n, n_screened)
+
+    def take(self, order: np.ndarray, n: int, n_screened: int, n_pool: int | None = None) -> np.ndarray:
+        """The next ``n`` positions from the querier's ``order`` of a pool of ``n_pool`` records
+        (by default ``len(order)``; ``order`` then needs only its first ``n`` entries), as
+        :meth:`select` chooses them."""
+        return select_batch(order, n, self.random_share, self.seed + n_screened, n_pool)
 
     def rank(self, X, pool, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The next batch from the rows ``pool`` of ``X``: the rows of ``X`` of the ``n``

@@ -4,7 +4,9 @@ Invariants the schema enforces or the store keeps:
 - a record's ``record_id`` (1..N in import order) never changes;
 - label events are append-only (triggers refuse UPDATE and DELETE); a changed decision is a
   new event, and the decision in force for a duplicate group is its latest event;
-- rankings are stored per iteration and never overwritten;
+- rankings are stored per iteration and never overwritten; an iteration stores its whole
+  ranking, or (a pool scored on a cluster) its first rows, with the number of groups it
+  ranked (``n_ranked``);
 - a batch records the last label event at its hand-out (``last_event_id``), so which decisions
   came in while it was the open batch can be told later; a batch found void (``void``: why) is
   kept, marked, never deleted.
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from prioritiser.errors import UserError
 
 DB_NAME = "project.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -113,16 +115,26 @@ def _migrate_v1(con: sqlite3.Connection) -> None:
     repair_legacy_batches(con)
 
 
+#: Version 3: the number of groups an iteration ranked, of which it may store only the first.
+ITERATION_COLUMNS_V3 = ("ALTER TABLE iterations ADD COLUMN n_ranked INTEGER",)
+
+
+def _migrate_v2(con: sqlite3.Connection) -> None:
+    for statement in ITERATION_COLUMNS_V3:
+        con.execute(statement)
+    con.execute("UPDATE iterations SET n_ranked = length(group_ids) / 8")  # every earlier one stored in full
+
+
 #: Migrations from version v to v+1, applied in order on open, each inside the caller's
 #: transaction (statements one by one: ``executescript`` would commit it).
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_v1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_v1, 2: _migrate_v2}
 
 
 def create_schema(con: sqlite3.Connection, created_at: str) -> None:
     """Create the tables of the current schema in an empty database, in one transaction."""
     with con:
         con.executescript(SCHEMA_V1)
-        for statement in BATCH_COLUMNS_V2:
+        for statement in BATCH_COLUMNS_V2 + ITERATION_COLUMNS_V3:
             con.execute(statement)
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         con.execute("INSERT INTO meta VALUES ('created_at', ?)", (created_at,))
