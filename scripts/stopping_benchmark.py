@@ -227,35 +227,40 @@ def history_at(labels: np.ndarray, n_prior: int, s: int, tails, chosen):
                             None if chosen is None else chosen[:s])
 
 
-def grid_stops(labels: np.ndarray, n_prior: int, confidence: float, grid: list[tuple], tails, chosen) -> dict:
+def grid_stops(labels: np.ndarray, n_prior: int, target: float, confidence: float, grid: list[tuple], tails,
+               chosen) -> dict:
     """Records screened when each (odds, window_share, score_quantile) of ``grid`` first says stop
-    at target 0.95: the biased urn at that odds and (unless window_share is None) the scaled
-    scores both (:class:`~prioritiser.stopping.UrnAndScoresRule`; where the scores cannot say,
-    the urn alone)."""
+    at ``target``: the biased urn at that odds alone (window_share None), or the urn-and-scores
+    rule with those parameters (:class:`~prioritiser.stopping.UrnAndScoresRule`: the urn at its
+    default odds, or the urn at that odds and the scaled scores both; where the scores cannot
+    say, the urn at its default odds)."""
     from prioritiser.stopping import BiasedUrnRule
+    from prioritiser.stopping.estimate import DEFAULT_ODDS
     from prioritiser.stopping.scores import calibrated, scaled_bound
 
     n = len(labels)
-    urn = {odds: BiasedUrnRule(0.95, confidence, odds) for odds, _, _ in grid}
+    urn = {odds: BiasedUrnRule(target, confidence, odds) for odds in {key[0] for key in grid} | {DEFAULT_ODDS}}
     stops = {key: n for key in grid}
-    fits: dict[int, object] = {}
     for s in range(n_prior, n):
         open_keys = [key for key in grid if stops[key] == n]
         if not open_keys:
             break
         history = history_at(labels, n_prior, s, tails, chosen)
         urn_says = {odds: urn[odds].stops(history) for odds in {key[0] for key in open_keys}}
+        if not any(urn_says.values()):
+            continue
+        fit, safe = calibrated(history), None
         for odds, share, quantile in open_keys:
-            if not urn_says[odds]:
-                continue
-            if share is not None:
-                if s not in fits:
-                    fits[s] = calibrated(history)
-                if fits[s] is not None:
+            says = urn_says[odds]
+            if says and share is not None:
+                safe = urn[DEFAULT_ODDS].stops(history) if safe is None else safe
+                if fit is None:
+                    says = safe
+                else:
                     found = history.found
-                    if scaled_bound(*fits[s], share, quantile)[0] > found / 0.95 - found:
-                        continue
-            stops[(odds, share, quantile)] = s
+                    says = safe or scaled_bound(*fit, share, quantile)[0] <= found / target - found
+            if says:
+                stops[(odds, share, quantile)] = s
     return stops
 
 
@@ -282,12 +287,15 @@ def run_one(task: tuple) -> tuple[list[dict], dict, list[dict]]:
                   "screened": r["stop_at"], "sampled": r["sampled"], "recall": r["recall"],
                   "reached_target": r["recall"] >= target - 1e-12, "overshoot": (r["stop_at"] - n_target) / n}
                  for r in summary]
-    n95 = n_at_target(labels, 0.95)
     grid = []
-    for (odds, share, quantile), stop in grid_stops(labels, n_prior, confidence, grid_keys, tails, chosen).items():
-        recall = labels[:stop].sum() / relevant
-        grid.append({**run, "odds": odds, "window_share": share, "score_quantile": quantile, "screened": stop,
-                     "recall": recall, "reached_target": recall >= 0.95 - 1e-12, "overshoot": (stop - n95) / n})
+    for target in targets if grid_keys else []:
+        n_target = n_at_target(labels, target)
+        for (odds, share, quantile), stop in grid_stops(labels, n_prior, target, confidence, grid_keys, tails,
+                                                        chosen).items():
+            recall = labels[:stop].sum() / relevant
+            grid.append({**run, "target": target, "odds": odds, "window_share": share, "score_quantile": quantile,
+                         "screened": stop, "recall": recall, "reached_target": recall >= target - 1e-12,
+                         "overshoot": (stop - n_target) / n})
     estimates = [{**run, "screened": c["screened"], "share": c["screened"] / n, "true_recall": c["true_recall"],
                   "estimated_recall": c["estimated_recall"], "recall_lower_95": c["recall_lower_95"],
                   "recall_upper": c["recall_upper"], "too_early": c["too_early"]} for c in checkpoints]
@@ -296,20 +304,29 @@ def run_one(task: tuple) -> tuple[list[dict], dict, list[dict]]:
 
 def loro(grid: pd.DataFrame, min_reliability: float, min_recall: float) -> pd.DataFrame:
     """Leave-one-review-out choice of the configuration (odds, window_share, score_quantile):
-    per held-out review, the one with the smallest mean overshoot among those whose runs on
-    the other reviews meet both criteria, and its result on the held-out review."""
+    per held-out review, the one with the smallest mean overshoot at target 0.95 among those
+    whose runs on the other reviews keep reliability >= ``min_reliability`` at every target
+    and worst recall >= target - (0.95 - ``min_recall``), and its result on the held-out
+    review at each target."""
     out = []
     keys = ["odds", "window_share", "score_quantile"]
     grid = grid.fillna({"window_share": -1.0, "score_quantile": -1.0})  # -1: the urn alone
+    slack = 0.95 - min_recall
     for review in grid.dataset.unique():
         train, test = grid[grid.dataset != review], grid[grid.dataset == review]
-        ok = {key: g.overshoot.mean() for key, g in train.groupby(keys)
-              if g.reached_target.mean() >= min_reliability and g.recall.min() >= min_recall - 1e-12}
-        key = min(ok, key=ok.get) if ok else max(train.groupby(keys).groups, key=lambda k: -k[0])
+        ok = {}
+        for key, g in train.groupby(keys):
+            by_target = g.groupby("target")
+            if all(t.reached_target.mean() >= min_reliability and t.recall.min() >= target - slack - 1e-12
+                   for target, t in by_target):
+                ok[key] = g[np.isclose(g.target, 0.95)].overshoot.mean()
+        key = min(ok, key=ok.get) if ok else min(train.groupby(keys).groups)
         held = test[(test[keys] == pd.Series(key, index=keys)).all(axis=1)]
-        out.append({"review": review, "odds": key[0], "window_share": key[1], "score_quantile": key[2],
-                    "reliability": held.reached_target.mean(), "worst_recall": held.recall.min(),
-                    "mean_overshoot": held.overshoot.mean(), "max_overshoot": held.overshoot.max()})
+        for target, h in held.groupby("target"):
+            out.append({"review": review, "target": target, "odds": key[0], "window_share": key[1],
+                        "score_quantile": key[2], "reliability": h.reached_target.mean(),
+                        "worst_recall": h.recall.min(), "mean_overshoot": h.overshoot.mean(),
+                        "max_overshoot": h.overshoot.max()})
     return pd.DataFrame(out)
 
 
@@ -396,30 +413,32 @@ def main() -> None:
     if odds_grid:
         grid = pd.DataFrame([g for _, _, rows in results for g in rows])
         grid.to_csv(args.out.with_name(args.out.stem + "_odds.csv"), index=False)
-        table = Table(title="At target 0.95 by configuration (all runs; window share '-': the biased urn alone)")
-        for column in ["odds", "window share", "quantile", "reliability", "worst recall", "mean overshoot",
-                       "worst overshoot"]:
-            table.add_column(column, justify="right")
         keys = ["odds", "window_share", "score_quantile"]
+        table = Table(title="By configuration (all runs; window share '-': the biased urn alone)")
+        for column in ["odds", "window share", "quantile"] + [f"{t:g}: {m}" for t in targets
+                                                              for m in ("rel.", "worst", "mean ov.", "max ov.")]:
+            table.add_column(column, justify="right")
         for key, g in grid.fillna(-1.0).groupby(keys):
-            table.add_row(*[f"{v:g}" if v >= 0 else "-" for v in key], f"{g.reached_target.mean():.3f}",
-                          f"{g.recall.min():.3f}", f"{g.overshoot.mean():.3f}", f"{g.overshoot.max():.3f}")
+            cells = []
+            for target in targets:
+                t = g[np.isclose(g.target, target)]
+                cells += [f"{t.reached_target.mean():.3f}", f"{t.recall.min():.3f}", f"{t.overshoot.mean():.3f}",
+                          f"{t.overshoot.max():.3f}"]
+            table.add_row(*[f"{v:g}" if v >= 0 else "-" for v in key], *cells)
         console.print(table)
         folds = loro(grid, args.min_reliability, args.min_recall)
-        table = Table(title=f"Leave-one-review-out configuration (train: reliability >= {args.min_reliability:g}, "
-                            f"worst recall >= {args.min_recall:g} at target 0.95, then the smallest mean overshoot)")
-        for column in folds.columns:
-            table.add_column(column, justify="left" if column == "review" else "right")
-        for row in folds.itertuples(index=False):
-            table.add_row(row.review, *[(f"{v:g}" if v >= 0 else "-") if c in keys else f"{v:.3f}"
-                                        for c, v in zip(folds.columns[1:], row[1:])])
+        chosen = folds[np.isclose(folds.target, 0.95)].groupby(keys).size()
+        console.print(f"Leave-one-review-out (train: reliability >= {args.min_reliability:g} at every target, worst "
+                      f"recall >= target - {0.95 - args.min_recall:g}; then the smallest mean overshoot at 0.95): "
+                      f"chosen {'; '.join(f'{k} in {n} folds' for k, n in chosen.items())}", highlight=False)
+        table = Table(title="Held out, per target (each review scored with the configuration chosen without it)")
+        for column in ["target", "reliability", "worst recall", "mean overshoot", "worst overshoot", "worst review"]:
+            table.add_column(column, justify="left" if column == "worst review" else "right")
+        for target, f in folds.groupby("target"):
+            table.add_row(f"{target:g}", f"{f.reliability.mean():.3f}", f"{f.worst_recall.min():.3f}",
+                          f"{f.mean_overshoot.mean():.3f}", f"{f.max_overshoot.max():.3f}",
+                          f"{f.loc[f.mean_overshoot.idxmax(), 'review']} {f.mean_overshoot.max():.3f}")
         console.print(table)
-        chosen = folds.groupby(keys).size()
-        console.print(f"Held out: configurations chosen {'; '.join(f'{k} in {n} folds' for k, n in chosen.items())}; "
-                      f"reliability {folds.reliability.mean():.3f} (mean over reviews), worst recall "
-                      f"{folds.worst_recall.min():.3f}, mean overshoot {folds.mean_overshoot.mean():.3f} "
-                      f"({folds.mean_overshoot.min():.3f} to {folds.mean_overshoot.max():.3f} per review), worst "
-                      f"{folds.max_overshoot.max():.3f}", highlight=False)
     console.print(f"Per-run rows in {args.out} and *_estimates.csv, *_odds.csv beside it.")
 
 

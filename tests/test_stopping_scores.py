@@ -50,20 +50,24 @@ def test_scaled_bound_follows_the_tail_scores_and_the_window_count():
                                              low.screened_scores)) is None
 
 
-def test_default_rule_stops_only_when_urn_and_scores_agree():
+def test_default_rule_stops_when_the_stronger_urn_and_the_scores_agree_or_the_default_urn_alone():
     rule = default_rule()
-    assert isinstance(rule, UrnAndScoresRule) and rule.name == "urn-and-scores" and "Both hold" in rule.assumption
-    quiet, busy = scored_history(np.full(500, -6.0)), scored_history(np.full(500, 1.0))
-    assert BiasedUrnRule(odds=5).evaluate(quiet).stop and BiasedUrnRule(odds=5).evaluate(busy).stop
+    assert isinstance(rule, UrnAndScoresRule) and rule.name == "urn-and-scores" and "calibrated scores" in rule.assumption
+    quiet, busy = scored_history(np.full(1000, -6.0)), scored_history(np.full(1000, 1.0))
+    for history in (quiet, busy):  # the order alone: enough at odds 3, not at the default odds
+        assert BiasedUrnRule(odds=3).evaluate(history).stop and not BiasedUrnRule().evaluate(history).stop
     stop, go_on = rule.evaluate(quiet), rule.evaluate(busy)
     assert stop.stop and stop.evidence["urn_stop"] and stop.evidence["scores_stop"]
     assert not go_on.stop and go_on.evidence["urn_stop"] and not go_on.evidence["scores_stop"]
     assert rule.stops(quiet) and not rule.stops(busy)
+    # the default urn alone suffices whatever the scores say
+    short = scored_history(np.full(500, 1.0))
+    assert BiasedUrnRule().evaluate(short).stop and rule.evaluate(short).stop and not rule.evaluate(short).evidence["scores_stop"]
     # too little evidence in the order: the urn holds the stop back whatever the scores say
     early = ScreeningHistory(1500, quiet.labels[:420], None, np.full(1080, -6.0), 0, quiet.screened_scores[:420])
     assert not rule.evaluate(early).evidence["urn_stop"] and not rule.evaluate(early).stop
     # the forecast takes the best-scored unscreened records next
-    assert forecast(busy)["ranked_to_stop"] is None or forecast(busy)["ranked_to_stop"] > 0
+    assert forecast(busy)["ranked_to_stop"] > 0
 
 
 def test_project_history_carries_each_records_score_at_choice(tmp_path):
