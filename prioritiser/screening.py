@@ -82,7 +82,8 @@ class Ranking:
     them, or the first rows of a pool scored on a cluster), the number of groups ranked, the
     groups of the next batch in the order to screen them with their 1-based places in the
     ranking and their scores, timings in seconds, and (when asked for) why each group of the
-    batch ranks where it does (:func:`explanation_frame`)."""
+    batch ranks where it does (:func:`explanation_frame`), and the same for the first groups of
+    the ranking (``front_explanations``, indexed by group id) when asked for."""
 
     group_ids: np.ndarray
     scores: np.ndarray
@@ -92,6 +93,7 @@ class Ranking:
     batch_scores: np.ndarray
     timings: dict
     explanations: pd.DataFrame | None = None
+    front_explanations: pd.DataFrame | None = None
 
     @property
     def used_query(self) -> bool:
@@ -108,10 +110,12 @@ def compute_ranking(
     progress: bool = True,
     explain: bool = False,
     cluster_from: int | None = None,
+    explain_front: int = 0,
 ) -> Ranking:
     """Rank the unscreened groups with ``ranker`` and choose the next ``batch`` of them with its
     querier, as a simulation from the same labels would; with ``explain``, say why each group
-    of the batch ranks where it does.
+    of the batch ranks where it does, and with ``explain_front``, why each of the first that
+    many groups of the ranking does (a model ranking scored here, not a query's).
 
     Before any include/exclude pair exists, ``query`` (a research question) ranks by
     similarity to it, and the batch is the most similar groups.
@@ -162,8 +166,15 @@ def compute_ranking(
         reasons = None if "query_s" in timings else ranker.explain(X, rows, [state.texts[i] for i in rows], idx, y)
         explanations = explanation_frame(state, place[chosen], len(pool), reasons)
         timings["explain_s"] = time.perf_counter() - start
+    front = None
+    if explain_front and "query_s" not in timings:
+        first = order[:explain_front]
+        rows = pool[first]
+        front = explanation_frame(state, place[first], len(pool),
+                                  ranker.explain(X, rows, [state.texts[i] for i in rows], idx, y))
+        front.index = pd.Index(groups[first], name="group_id")
     return Ranking(groups[order], scores[order], len(order), groups[chosen], place[chosen], scores[chosen], timings,
-                   explanations)
+                   explanations, front)
 
 
 def compute_ranking_on_cluster(project: Project, ranker: Ranker, state: ScreeningState, batch: int, progress: bool,
@@ -351,7 +362,8 @@ def stopping_estimates(project: Project, state: ScreeningState, scores: np.ndarr
 @dataclass
 class RankResult:
     """What :func:`rank_project` stored and handed out: the iteration, the batch (its id, its
-    rows as written, the file it was written to)."""
+    rows as written, the file it was written to), and why the first groups of the ranking rank
+    there when asked for (``front_explanations``, see :func:`compute_ranking`)."""
 
     iteration_id: int
     config: dict
@@ -362,6 +374,7 @@ class RankResult:
     used_query: bool
     batch_id: int | None = None
     batch_file: Path | None = None
+    front_explanations: pd.DataFrame | None = None
 
 
 def rank_project(
@@ -376,6 +389,7 @@ def rank_project(
     write_file: bool = True,
     ray: str | None = None,
     cluster_from: int = CLUSTER_FROM,
+    explain_front: int = 0,
 ) -> RankResult:
     """Retrain on the decisions in force, rank every unscreened group, choose the next
     ``batch`` with the preset's querier, and store the iteration (configuration, counts,
@@ -386,6 +400,8 @@ def rank_project(
     seed. With ``ray`` (a Ray cluster's address, or ``auto``), a pool of at least
     ``cluster_from`` groups is scored on that cluster and the iteration stores the first
     :data:`STORED_TOP_K` rows of its ranking (:func:`compute_ranking_on_cluster`).
+    ``explain_front``: also say why the first that many groups of the ranking rank there
+    (the screening page's "why this record"), from the model just fitted.
 
     Every argument is checked before anything is computed or stored: a wrong one is a
     one-line :class:`UserError` and leaves the project as it was."""
@@ -410,7 +426,7 @@ def rank_project(
         state = screening_state(project)
     start = time.perf_counter()
     ranking = compute_ranking(project, ranker, state=state, query=query, batch=batch, progress=progress, explain=True,
-                              cluster_from=None if ray is None else cluster_from)
+                              cluster_from=None if ray is None else cluster_from, explain_front=explain_front)
     config = ranker.get_params()
     if ranking.used_query:
         config["query"] = query
@@ -433,7 +449,7 @@ def rank_project(
         n_ranked=ranking.n_ranked,
     ))
     return RankResult(handed.iteration_id, config, ranking.n_ranked, frame, estimates, timings,
-                      ranking.used_query, handed.batch_id, handed.path)
+                      ranking.used_query, handed.batch_id, handed.path, ranking.front_explanations)
 
 
 def with_explanations(frame: pd.DataFrame, explanations: pd.DataFrame | None) -> pd.DataFrame:

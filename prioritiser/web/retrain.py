@@ -8,9 +8,9 @@ ends, so at most one run goes at a time and the newest decisions are always take
 Each run does what ``prioritiser rank`` does (the same :func:`prioritiser.screening.rank_project`,
 same model preset, stored as an iteration: ranking quality is the CLI loop's), then computes
 the project's status (recall estimate with its interval, every stopping rule's verdict) and
-why the front of the new ranking ranks there (:func:`prioritiser.screening.explain_iteration`:
-the terms that raised each record's score under the ranker itself, and its most similar
-include), for "why this record".
+why the front of the new ranking ranks there (``rank_project``'s ``explain_front``, from the
+model it has just fitted: the terms that raised each record's score under the ranker itself,
+and its most similar include), for "why this record".
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ def retrain_and_report(path: str, model: str, question: str) -> dict:
     "similar", "percentile"}} for the first :data:`EXPLAINED_ON_PAGE` records of the ranking,
     "last_event_id": the last label event taken in}``."""
     from prioritiser.store import Project
-    from prioritiser.screening import explain_iteration, rank_project, screening_state
+    from prioritiser.screening import rank_project, screening_state
     from prioritiser.status import project_status
 
-    note = ""
+    note, ranked = "", None
     with Project(path) as project:
         state = screening_state(project)
         idx, y = state.training
@@ -51,17 +51,16 @@ def retrain_and_report(path: str, model: str, question: str) -> dict:
             note = "every record has a decision"
         elif both or question:
             try:
-                rank_project(project, model=model, batch=1, query=question or None, progress=False, write_file=False)
+                ranked = rank_project(project, model=model, batch=1, query=question or None, progress=False,
+                                      write_file=False, explain_front=EXPLAINED_ON_PAGE)
             except UserError as exc:
                 note = str(exc)
         else:
             note = "the ranking starts once there is an include and an exclude (or a research question)"
         status = json.loads(json.dumps(project_status(project), default=_plain))
         why = {}
-        latest = project.latest_iteration()
-        if both and latest is not None and latest.kind == "rank":
-            explained = explain_iteration(project, latest, limit=EXPLAINED_ON_PAGE, progress=False)
-            for group, row in explained.head(EXPLAINED_ON_PAGE).iterrows():
+        if ranked is not None and ranked.front_explanations is not None:
+            for group, row in ranked.front_explanations.iterrows():
                 similar = None if pd.isna(row.similar_include_id) else {
                     "group_id": int(row.similar_include_id), "title": row.similar_include_title}
                 why[int(group)] = {"terms": row.top_terms, "similar": similar, "percentile": float(row.percentile)}
