@@ -324,6 +324,8 @@ def stopping_lines(report: dict, directory: Path) -> list[str]:
              f"Rule {report['rule']} (the default; target recall {report['target_recall']:.0%}, confidence "
              f"{report['confidence']:.0%}) says {'stop' if report['rule_stop'] else 'continue'}. "
              f"Assumption: {report['assumption']}"]
+    if report["evidence_text"]:
+        lines.append(report["evidence_text"])
     return lines + forecast_text(report["forecast"], str(directory))[1:]  # the first is in the summary
 
 

@@ -59,6 +59,23 @@ def estimate_text(est: dict, confidence: float) -> str:
             f"{est['remaining_upper_95']:,}.")
 
 
+def evidence_text(evidence: dict, parameters: dict) -> str:
+    """One sentence on the numbers behind the default rule's verdict (``parameters``: the
+    rule's); '' once every record is screened."""
+    from prioritiser.stopping.estimate import DEFAULT_ODDS
+
+    if "remaining_upper" not in evidence:
+        return ""
+    text = (f"Evidence: at most {_includes(evidence['remaining_upper'])} unscreened under odds {DEFAULT_ODDS:g} "
+            f"({evidence['method']}), {evidence['allowed_missing']:,} may be missed")
+    if "scores_stop" in evidence:
+        text += (f"; under odds {parameters['odds']:g} at most {evidence['urn_remaining_upper']:,}, and the model's "
+                 f"scaled scores expect {evidence['scaled_remaining']:.1f}")
+    elif "scores" in evidence:
+        text += "; the model's scores are not usable here"
+    return text + "."
+
+
 def _includes(n: int) -> str:
     return f"{n:,} include{'' if n == 1 else 's'}"
 
@@ -103,7 +120,8 @@ def stopping_report(project: Project, target_recall: float = 0.95, confidence: f
     ``history``: their :func:`~prioritiser.screening.screening_history` when already read),
     JSON-ready: ``decision`` (STOP or CONTINUE), ``stop`` (open QA findings overrule the
     rule), ``rule_stop``, ``rule``, ``parameters``, ``assumption``, ``target_recall``,
-    ``confidence``, ``evidence`` (the rule's numbers), ``estimate`` (point estimate, interval,
+    ``confidence``, ``evidence`` (the rule's numbers), ``evidence_text`` (them in a sentence),
+    ``estimate`` (point estimate, interval,
     ``too_early``; see :func:`prioritiser.stopping.estimate`), ``estimate_text``, ``forecast``
     (None once the rule says stop), ``certification_samples``, ``reopened_by_qa``,
     ``last_event_id`` and ``unit``."""
@@ -130,7 +148,7 @@ def stopping_report(project: Project, target_recall: float = 0.95, confidence: f
         "decision": "STOP" if stop else "CONTINUE", "stop": stop, "rule_stop": bool(verdict.stop),
         "rule": rule.name, "parameters": dict(rule.parameters), "assumption": rule.assumption,
         "target_recall": target_recall, "confidence": confidence, "evidence": dict(verdict.evidence),
-        "estimate": est, "estimate_text": text, "forecast": fc,
+        "evidence_text": evidence_text(verdict.evidence, rule.parameters), "estimate": est, "estimate_text": text, "forecast": fc,
         "certification_samples": certification_samples(project, project.first_decisions(last),
                                                        project.group_decisions(last)),
         "reopened_by_qa": qa, "last_event_id": last, "unit": UNIT,

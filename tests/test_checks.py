@@ -91,6 +91,8 @@ def test_status_and_stop_change_nothing_and_write_no_file(review, tmp_path, monk
     assert text[1].startswith("CONTINUE: ") and "Next: rank" in text[1]
     assert "consecutive-irrelevant" in verbose and "consecutive-irrelevant" not in "\n".join(text)
     assert "Assumption: " in "\n".join(text) and status["stopping"]["assumption"] in " ".join(text).replace("\n", " ")
+    assert stop["evidence_text"].startswith("Evidence: at most") and "scaled scores expect" in stop["evidence_text"]
+    assert stop["evidence_text"] in " ".join(stop_text.splitlines())
 
     # the same numbers in status, stop and the audit
     assert stop["decision"] == "CONTINUE" and stop["exit_status"] == 1 and stop["stop"] is False
