@@ -118,13 +118,18 @@ class ScoreRecorder:
         self._last = scores
 
 
+def _drop(ordered: np.ndarray, keep: np.ndarray, value: float) -> None:
+    """Clear ``keep`` at the first still-kept occurrence of ``value`` in ``ordered`` (if any)."""
+    hit = np.flatnonzero((ordered == value) & keep)
+    if len(hit):
+        keep[hit[0]] = False
+
+
 def _without(ordered: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``ordered`` (descending) less one occurrence of each of ``values``."""
     keep = np.ones(len(ordered), dtype=bool)
     for v in values:
-        hit = np.flatnonzero((ordered == v) & keep)
-        if len(hit):
-            keep[hit[0]] = False
+        _drop(ordered, keep, v)
     return ordered[keep]
 
 
@@ -168,9 +173,7 @@ def unscreened_scores(run: dict) -> list[np.ndarray | None]:
         keep = np.ones(len(ordered), dtype=bool)
         for s in range(start, stop):
             if s > start:
-                hit = np.flatnonzero((ordered == chosen[s - 1]) & keep)
-                if len(hit):
-                    keep[hit[0]] = False
+                _drop(ordered, keep, chosen[s - 1])
             out[s] = ordered[keep]
     return out
 

@@ -287,7 +287,9 @@ class UrnAndScoresRule:
     def __init__(self, target_recall: float = 0.95, confidence: float = 0.95, odds: float = 3.0,
                  window_share: float = 0.5, score_quantile: float = 0.5):
         _check_target(target_recall, confidence)
-        _check_target(window_share, score_quantile)
+        if not 0 < window_share < 1 or not 0 < score_quantile < 1:
+            raise ValueError(f"window_share and score_quantile must lie in (0, 1), got {window_share}, "
+                             f"{score_quantile}")
         self.urn = BiasedUrnRule(target_recall, confidence, odds)
         self.fallback = BiasedUrnRule(target_recall, confidence)
         self.target_recall = target_recall
