@@ -268,15 +268,22 @@ def rank_cmd(
     up and its most similar include. Every argument is checked before anything is stored.
     With --ray, a pool of at least --cluster-from records is scored on the cluster (the same
     batch as here) and the iteration keeps the first 10,000 rows of its ranking."""
-    from prioritiser.screening import rank_project
+    from prioritiser.progress import step
+    from prioritiser.screening import rank_project, screening_state
 
     overrides = parse_overrides(set_)
-    chosen = model if ray else lexical_while_embedding(directory, model, overrides)  # the cluster embeds
-    if chosen != model:  # the lexical preset while the embeddings are made: the overrides were for the other
-        model, overrides = chosen, {}
     with open_project(directory) as project:
+        state = None
+        if not ray:  # the cluster embeds
+            with step("Reading the project", err_console.is_terminal):
+                state = screening_state(project)
+            chosen = lexical_while_embedding(directory, model, overrides, state.texts)
+            if chosen is not None:  # asked: decisions may have come in meanwhile, so read again
+                state = None
+                if chosen != model:  # the lexical preset while the embeddings are made: the overrides were for the other
+                    model, overrides = chosen, {}
         result = rank_project(project, model=model, overrides=overrides, batch=batch, out=out, query=query, seed=seed,
-                              progress=err_console.is_terminal, ray=ray,
+                              progress=err_console.is_terminal, ray=ray, state=state,
                               **({} if cluster_from is None else {"cluster_from": cluster_from}))
     how = "similarity to the research question" if result.used_query else f"model '{model}'"
     console.print(
@@ -650,23 +657,22 @@ LONG_EMBEDDING_S = 120.0
 LEXICAL_PRESET = "default"
 
 
-def lexical_while_embedding(directory: Path, model: str, overrides: dict) -> str:
-    """The preset ``rank`` should use: ``model``, unless its sentence encoder still has more than
-    ``LONG_EMBEDDING_S`` seconds of CPU work on this project; then say how long, and (at a
-    terminal, if the user agrees) rank with the lexical preset now, the embeddings to be made
-    by ``prioritiser embed`` and used by a later rank."""
+def lexical_while_embedding(directory: Path, model: str, overrides: dict, texts: list[str]) -> str | None:
+    """The preset ``rank`` should use, given the project's group ``texts``: ``None`` (rank with
+    ``model`` as asked, nothing said) unless its sentence encoder still has more than
+    ``LONG_EMBEDDING_S`` seconds of CPU work on them; then say how long, and (at a terminal,
+    if the user agrees) rank with the lexical preset now, the embeddings to be made by
+    ``prioritiser embed`` and used by a later rank."""
     from prioritiser.features import EMBEDDERS, embedding_backlog, parse_spec
     from prioritiser.learning import load_preset
 
     config = load_preset(model, overrides)
     if not any(part in EMBEDDERS for part in parse_spec(config["features"])):
-        return model
-    with open_project(directory) as project:
-        _, texts = project.group_texts()
+        return None
     runs = embedding_backlog(config["features"], texts, config.get("feature_params"), measure=64)
     seconds = sum(run.eta_s or 0.0 for run in runs)
     if seconds <= LONG_EMBEDDING_S:
-        return model
+        return None
     counts = ", ".join(f"{run.to_embed:,} texts with {run.name} at {run.rate:.1f}/s" for run in runs if run.to_embed)
     err_console.print(f"Embedding {counts} takes about {seconds / 60:.0f} min on this machine.", markup=False, highlight=False)
     if err_console.is_terminal and typer.confirm(

@@ -390,6 +390,7 @@ def rank_project(
     ray: str | None = None,
     cluster_from: int = CLUSTER_FROM,
     explain_front: int = 0,
+    state: ScreeningState | None = None,
 ) -> RankResult:
     """Retrain on the decisions in force, rank every unscreened group, choose the next
     ``batch`` with the preset's querier, and store the iteration (configuration, counts,
@@ -401,7 +402,8 @@ def rank_project(
     ``cluster_from`` groups is scored on that cluster and the iteration stores the first
     :data:`STORED_TOP_K` rows of its ranking (:func:`compute_ranking_on_cluster`).
     ``explain_front``: also say why the first that many groups of the ranking rank there
-    (the screening page's "why this record"), from the model just fitted.
+    (the screening page's "why this record"), from the model just fitted. ``state``: the
+    project's :func:`screening_state`, when the caller has just read it (read here otherwise).
 
     Every argument is checked before anything is computed or stored: a wrong one is a
     one-line :class:`UserError` and leaves the project as it was."""
@@ -422,8 +424,9 @@ def rank_project(
     ranker = Ranker.from_preset(model, **(overrides or {}))
     if seed is not None:
         ranker.set_params(seed=seed)
-    with step("Reading the project", progress):
-        state = screening_state(project)
+    if state is None:
+        with step("Reading the project", progress):
+            state = screening_state(project)
     start = time.perf_counter()
     ranking = compute_ranking(project, ranker, state=state, query=query, batch=batch, progress=progress, explain=True,
                               cluster_from=None if ray is None else cluster_from, explain_front=explain_front)
