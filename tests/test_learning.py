@@ -74,6 +74,28 @@ def test_nearest_include_averages_the_k_highest_similarities(example):
         assert np.allclose(scores, expected)
 
 
+def test_nearest_include_refitted_as_a_screening_goes_on_scores_as_a_fresh_fit(example):
+    """A simulation refits one NearestInclude after each include on the same X: the scores kept
+    from before plus the new includes' similarities equal a fresh fit's bit for bit, and a
+    relabelled include (the old includes no longer first) is scored afresh."""
+    X, y = example
+    train = first_labels(y)
+    later = np.setdiff1d(np.flatnonzero(y == 1), train)[:4]
+    screened = [train, np.concatenate([train, later[:1]]), np.concatenate([train, later])]
+    kept = NearestInclude(k=3)
+    for rows in screened:
+        scores = kept.fit(X[rows], y[rows]).decision_function(X)
+        assert np.array_equal(scores, NearestInclude(k=3).fit(X[rows], y[rows]).decision_function(X))
+    assert kept._kept["X"] is X  # so each refit merged the kept similarities with the new ones
+    assert kept._kept["includes"].shape[0] == y[screened[-1]].sum() == y[train].sum() + 4
+    relabelled = y[screened[-1]].copy()
+    relabelled[np.flatnonzero(relabelled == 1)[0]] = 0
+    scores = kept.fit(X[screened[-1]], relabelled).decision_function(X)
+    assert np.array_equal(scores, NearestInclude(k=3).fit(X[screened[-1]], relabelled).decision_function(X))
+    assert not np.array_equal(scores, NearestInclude(k=3).fit(X[screened[-1]], y[screened[-1]]).decision_function(X))
+    assert "_kept" not in kept.__getstate__()
+
+
 def test_ensemble_weights_are_checked(example):
     X, y = example
     train = first_labels(y)

@@ -21,6 +21,13 @@ class NearestInclude(BaseEstimator):
     particular includes, which a linear model averaging over all includes can rank low.
     ``block_rows`` bounds memory: similarities are computed that many rows at a time.
 
+    Refitted with the includes it had as the first of its new ones (a screening that found
+    more), it scores the same ``X`` object as last time by merging each row's ``k`` highest
+    similarities kept from then with those to the new includes only: the top ``k`` of a union
+    is the top ``k`` of the parts' tops, so the scores are those of a fresh fit (summed in
+    ascending order either way), at the cost of the new includes alone. The kept rows are not
+    pickled.
+
     A scorer, not a classifier: it has ``decision_function`` but no ``predict`` (a ranking needs
     no threshold), so it does not claim scikit-learn's classifier interface."""
 
@@ -33,35 +40,70 @@ class NearestInclude(BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_kept", None)
+        return state
+
     def fit(self, X, y) -> NearestInclude:
         X, y = validate_data(self, X, y, accept_sparse="csr")
-        self.includes_ = X[np.flatnonzero(np.asarray(y) == 1)]
+        includes = X[np.flatnonzero(np.asarray(y) == 1)]
+        kept = getattr(self, "_kept", {})
+        if kept and not _first_rows_equal(includes, kept["includes"]):
+            kept = {}
+        # the rows scored last (X, the includes then, each row's top similarities), updated by
+        # decision_function in place: a cache, not fitted state
+        self.includes_, self._kept = includes, kept
         return self
 
     def decision_function(self, X) -> np.ndarray:
         check_is_fitted(self)
-        return self._similarity(validate_data(self, X, accept_sparse="csr", reset=False))
+        X = validate_data(self, X, accept_sparse="csr", reset=False)
+        kept = getattr(self, "_kept", {})
+        if kept and kept["X"] is X:
+            top = np.hstack([kept["top"], self._similarity(X, self.includes_[kept["includes"].shape[0]:])])
+        else:
+            top = self._similarity(X, self.includes_)
+        k = min(self.k, top.shape[1])
+        if k < top.shape[1]:
+            top = np.partition(top, top.shape[1] - k, axis=1)[:, -k:]
+        top = np.sort(top, axis=1)
+        kept.update(X=X, includes=self.includes_, top=top)
+        return top.mean(axis=1) if k else np.zeros(X.shape[0])
 
-    def _similarity(self, X) -> np.ndarray:
-        out = np.zeros(X.shape[0])
-        if self.includes_.shape[0] == 0:
+    def _similarity(self, X, includes) -> np.ndarray:
+        """Each row's ``k`` highest similarities to ``includes`` (all of them when fewer)."""
+        k = min(self.k, includes.shape[0])
+        out = np.zeros((X.shape[0], k))
+        if k == 0:
             return out
         columns = None
-        if sp.issparse(self.includes_):
+        if sp.issparse(includes):
             # Only the columns some include uses can add to a similarity: a sparse-times-dense
             # product over those is many times faster than a sparse-times-sparse one.
-            columns = np.unique(self.includes_.indices)
-            by_column = self.includes_[:, columns].T.tocsr().toarray()
+            columns = np.unique(includes.indices)
+            by_column = includes[:, columns].T.tocsr().toarray()
         else:
-            by_column = np.ascontiguousarray(np.asarray(self.includes_).T)
+            by_column = np.ascontiguousarray(np.asarray(includes).T)
         for start in range(0, X.shape[0], self.block_rows):
             block = X[start:start + self.block_rows]
             if columns is not None:
                 block = block.tocsr()[:, columns]
             sims = np.asarray(block @ by_column)
-            k = min(self.k, sims.shape[1])
-            out[start:start + len(sims)] = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+            out[start:start + len(sims)] = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:]
         return out
+
+
+def _first_rows_equal(matrix, first) -> bool:
+    """Whether ``first`` is the first rows of ``matrix`` (same values, sparse or dense)."""
+    if first.shape[0] > matrix.shape[0] or first.shape[1] != matrix.shape[1]:
+        return False
+    head = matrix[:first.shape[0]]
+    if sp.issparse(head) != sp.issparse(first):
+        return False
+    if sp.issparse(head):
+        return (head != first).nnz == 0
+    return bool(np.array_equal(head, first))
 
 
 def logistic(class_weight=None, seed: int = 0, C: float = 1.0, max_iter: int = 200):

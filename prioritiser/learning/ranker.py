@@ -194,12 +194,22 @@ class Ranker(BaseEstimator):
         return X
 
     def fit(self, X, labelled, y) -> Ranker:
-        """Fit on the rows ``labelled`` of ``X`` with their 0/1 labels ``y`` (both classes needed)."""
+        """Fit on the rows ``labelled`` of ``X`` with their 0/1 labels ``y`` (both classes needed).
+
+        A member whose estimator would be built with the parameters of the one fitted last time
+        refits that one (a refit starts afresh; a :class:`NearestInclude` keeps what it had
+        computed for the same ``X`` and the includes it had, as a simulation refits it)."""
         labelled, y = np.asarray(labelled), np.asarray(y)
         rows, labels, class_weight = BALANCERS[self.balancer](labelled, y, self.seed, **self._balancer_params())
-        self.models_ = [(CLASSIFIERS[_classifier_of(member)](class_weight=class_weight, seed=self.seed, **params)
-                         .fit(self._part(X, member)[rows], labels), weight, member)
-                        for member, weight, params in self._members()]
+        last = {member: model for model, _, member in getattr(self, "models_", [])}
+        models = []
+        for member, weight, params in self._members():
+            model = CLASSIFIERS[_classifier_of(member)](class_weight=class_weight, seed=self.seed, **params)
+            before = last.get(member)
+            if type(before) is type(model) and before.get_params() == model.get_params():
+                model = before
+            models.append((model.fit(self._part(X, member)[rows], labels), weight, member))
+        self.models_ = models
         return self
 
     def decision_function(self, X) -> np.ndarray:
