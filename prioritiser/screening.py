@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
@@ -286,7 +286,8 @@ def screening_history(project: Project, state: ScreeningState | None = None, sco
     query ranking chose and groups that ranking lacked), and ``scores`` of the unscreened
     groups: as given (a ranking just computed), else the newest stored ranking's, when it
     covers every unscreened group. ``iterations``: the project's iterations with their
-    rankings, when already read."""
+    rankings, when already read; otherwise each ranking is read when needed, one at a time
+    (a ranking of a million groups takes 16 MB)."""
     from prioritiser.stopping import ScreeningHistory
 
     if state is not None:
@@ -296,11 +297,16 @@ def screening_history(project: Project, state: ScreeningState | None = None, sco
         n_total, decisions = len(project.group_ids()), project.group_decisions(last)
     first = project.first_decisions(last)
     sampled = randomly_sampled(project, first)
-    iterations = project.iterations(with_ranking=True) if iterations is None else iterations
+    read = iterations is None
+    iterations = project.iterations() if read else iterations
+
+    def ranked(it: Iteration) -> Iteration:
+        return project.iteration(it.iteration_id) if read else it
+
     iterations = [it for it in iterations if it.last_event_id <= last]
     prior_until = last if not iterations else min(iterations[0].last_event_id, last)
     if scores is None and iterations and iterations[-1].kind == "rank":
-        newest = iterations[-1]
+        newest = ranked(iterations[-1])
         unscreened = ~np.isin(newest.group_ids, np.fromiter(first, dtype=np.int64, count=len(first)))
         scores = newest.scores[unscreened] if unscreened.sum() == n_total - len(first) else None
     return ScreeningHistory(
@@ -309,24 +315,25 @@ def screening_history(project: Project, state: ScreeningState | None = None, sco
         sampled_randomly=np.asarray([g in sampled for g in first], dtype=bool),
         scores=scores,
         n_prior=sum(e <= prior_until for e in first.values()),
-        screened_scores=scores_at_choice(iterations, first, sampled),
+        screened_scores=scores_at_choice(iterations, first, sampled, ranked),
     )
 
 
-def scores_at_choice(iterations: list[Iteration], first: dict[int, int], sampled: set[int]) -> np.ndarray:
+def scores_at_choice(iterations: list[Iteration], first: dict[int, int], sampled: set[int],
+                     ranked: Callable[[Iteration], Iteration]) -> np.ndarray:
     """Per group of ``first`` (group -> event of its first decision, in that order), its score in
-    the ranking in force at that event: the newest of ``iterations`` (with rankings, oldest
-    first) whose last label event came before it. NaN where there was none, where it was a
-    query ranking or lacked the group, and for the ``sampled`` groups (a random draw, not the
-    ranking, chose them)."""
+    the ranking in force at that event: the newest of ``iterations`` (oldest first; ``ranked``
+    gives an iteration with its ranking) whose last label event came before it. NaN where
+    there was none, where it was a query ranking or lacked the group, and for the ``sampled``
+    groups (a random draw, not the ranking, chose them)."""
     groups = np.fromiter(first, dtype=np.int64, count=len(first))
     events = np.fromiter(first.values(), dtype=np.int64, count=len(first))
     out = np.full(len(groups), np.nan)
     in_force = np.searchsorted([it.last_event_id for it in iterations], events, side="left") - 1
     for j in np.unique(in_force[in_force >= 0]):
-        it = iterations[j]
-        if it.kind != "rank":
+        if iterations[j].kind != "rank":
             continue
+        it = ranked(iterations[j])
         rows = np.flatnonzero(in_force == j)
         where = pd.Index(it.group_ids).get_indexer(groups[rows])
         found = where >= 0
