@@ -19,7 +19,9 @@ Reported per target recall (``--targets``, default 0.90, 0.95, 0.99) and rule: r
 (share of runs with recall >= target at the stop), mean and worst recall at the stop, mean
 and worst overshoot ((records screened at the stop - n_target) / N, random samples
 included; n_target = records screened when ceil(target x R) includes were found), and the
-default rule's overshoot per review (mean over seeds, with min and max). For the estimate
+default rule's overshoot per review (mean over seeds, with min and max) beside the evidence at
+each review's target point (includes needed, misses then allowed, the excludes in a row after the
+last needed include, and the most any rule could overshoot). For the estimate
 (every N/200 records): the share of checkpoints with ``recall_lower_95`` <= true recall and
 the mean absolute error of ``estimated_recall`` from 10% of the records screened on (and
 over the checkpoints not flagged ``too_early``). ``--odds`` (with ``--shares`` and
@@ -223,6 +225,17 @@ def n_at_target(labels: np.ndarray, target: float) -> int:
     return int(np.searchsorted(np.cumsum(labels), math.ceil(target * labels.sum() - 1e-9)) + 1)
 
 
+def target_evidence(labels: np.ndarray, target: float) -> dict:
+    """What the labels alone offer at the target point: the includes needed (ceil(target x R)),
+    how many more may be missed once they are found (floor(needed / target - needed)), and the
+    run of excludes that follows the last needed include (to the next include or the end)."""
+    needed = math.ceil(target * labels.sum() - 1e-9)
+    positions = np.flatnonzero(labels)
+    after = (positions[needed] if needed < len(positions) else len(labels)) - positions[needed - 1] - 1
+    return {"needed": needed, "allowed_missing": int(math.floor(needed / target - needed + 1e-9)),
+            "excludes_after": int(after)}
+
+
 def history_at(labels: np.ndarray, n_prior: int, s: int, tails, chosen):
     from prioritiser.stopping import ScreeningHistory
 
@@ -286,7 +299,8 @@ def run_one(task: tuple) -> tuple[list[dict], dict, list[dict]]:
         summary, found = replay(labels, n_prior, rules, seed, i == 0, tails, chosen)
         checkpoints = checkpoints or found
         n_target = n_at_target(labels, target)
-        rows += [{**run, "target": target, "n_target": n_target, "rule": r["rule"], "default": r["default"],
+        rows += [{**run, "target": target, "n_target": n_target, **target_evidence(labels, target), "rule": r["rule"],
+                  "default": r["default"],
                   "screened": r["stop_at"], "sampled": r["sampled"], "recall": r["recall"],
                   "reached_target": r["recall"] >= target - 1e-12, "overshoot": (r["stop_at"] - n_target) / n}
                  for r in summary]
@@ -401,6 +415,24 @@ def main() -> None:
     for review, row in per_review.iterrows():
         table.add_row(review, *[f"{row[('mean', t)]:.3f} ({row[('min', t)]:.3f} to {row[('max', t)]:.3f})" for t in targets])
     console.print(table)
+
+    evidence = default.groupby(["dataset", "target"]).agg(
+        n=("n_records", "first"), needed=("needed", "first"), allowed=("allowed_missing", "first"),
+        at=("n_target", "mean"), after=("excludes_after", "mean"), overshoot=("overshoot", "mean"))
+    table = Table(title="Evidence at the target point per review (mean over seeds): includes needed, misses then allowed, "
+                        "where the last needed include lies, the excludes in a row after it, and the most a rule could "
+                        "overshoot (stopping at the last record) against the default's overshoot")
+    for column in ["review", "target", "needed/R", "allowed", "at (share)", "excludes after (share)", "most overshoot",
+                   "default overshoot"]:
+        table.add_column(column, justify="left" if column == "review" else "right")
+    relevant = default.groupby("dataset").n_relevant.first()
+    for (review, target), e in evidence.iterrows():
+        table.add_row(review, f"{target:g}", f"{e.needed:.0f}/{relevant[review]}", f"{e.allowed:.0f}", f"{e['at'] / e.n:.3f}",
+                      f"{e.after:.1f} ({e.after / e.n:.3f})", f"{1 - e['at'] / e.n:.3f}", f"{e.overshoot:.3f}")
+    console.print(table)
+    most = (1 - evidence["at"] / evidence.n).groupby("target").mean()
+    console.print("Mean of the most a rule could overshoot (stopping at the last record): "
+                  + ", ".join(f"{t:g}: {v:.3f}" for t, v in most.items()), highlight=False)
 
     covered = estimates.recall_lower_95 <= estimates.true_recall + 1e-12
     late = estimates.share >= 0.10

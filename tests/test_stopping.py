@@ -420,3 +420,19 @@ def test_qa_power_is_the_hypergeometric_chance_of_seeing_one_missed_include():
     assert "7% chance" in qa_statement(20, 557, 2)
     with pytest.raises(ValueError):
         detection_power(30, 20, 1)
+
+
+def test_stopping_benchmark_reports_the_evidence_at_the_target_point():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "stopping_benchmark.py"
+    spec = importlib.util.spec_from_file_location("stopping_benchmark", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    labels = np.array([1, 0, 1, 0, 0, 1, 0, 0, 0, 0])
+    # 0.9 of 3 includes needs all 3 (the last at record 6), misses none, and 4 excludes follow it
+    assert benchmark.target_evidence(labels, 0.9) == {"needed": 3, "allowed_missing": 0, "excludes_after": 4}
+    # 0.6 needs 2 (the second at record 3); once found, 2 / 0.6 - 2 = 1.33 allows one miss; 2 excludes follow
+    assert benchmark.target_evidence(labels, 0.6) == {"needed": 2, "allowed_missing": 1, "excludes_after": 2}
+    assert benchmark.n_at_target(labels, 0.6) == 3
