@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import sys
 
-from prioritiser.shutdown import INTERRUPTED, end_quietly_on_ctrl_c
+from prioritiser.shutdown import INTERRUPTED, end_quietly_on_ctrl_c, pass_on_swallowed_ctrl_c
 
 
 def main() -> int | str | None:
     """Load the command line and run it; returns the exit status."""
+    pass_on_swallowed_ctrl_c()
     try:
         from prioritiser.cli import main as cli_main
     except KeyboardInterrupt:

@@ -687,10 +687,13 @@ def main() -> int | str | None:
     ``prioritiser.__main__``, which also covers a Ctrl-C while this module loads).
 
     A Ctrl-C that lands outside a command's own handling (while typer sets up, or after the
-    command returned) ends in the same one-line message and exit status 130 as one inside it;
-    one that lands after that, while Python shuts down, ends the process silently."""
-    from prioritiser.shutdown import end_quietly_on_ctrl_c
+    command returned), or that Python swallowed and had not raised again before the command
+    ended (:func:`prioritiser.shutdown.pass_on_swallowed_ctrl_c`), ends in the same one-line
+    message and exit status 130 as one inside it; one that lands after that, while Python shuts
+    down, ends the process silently."""
+    from prioritiser import shutdown
 
+    reported = True  # a command's own Ctrl-C handling has said it
     try:
         try:
             app()  # in standalone mode it always ends by raising SystemExit
@@ -700,12 +703,15 @@ def main() -> int | str | None:
             if _typer_swallowed_ctrl_c(done):
                 raise KeyboardInterrupt from None
     except KeyboardInterrupt:
-        try:
+        code, reported = 130, False
+    try:
+        if code != 130 and shutdown.swallowed_ctrl_c:  # sent again, but it has not landed yet
+            code, reported = 130, False
+        if not reported:
             err_console.print(f"error: {interrupted_message()}", markup=False, highlight=False)
-        except KeyboardInterrupt:
-            pass
-        code = 130
-    end_quietly_on_ctrl_c()
+    except KeyboardInterrupt:
+        pass
+    shutdown.end_quietly_on_ctrl_c()
     return code
 
 

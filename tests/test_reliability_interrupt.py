@@ -99,15 +99,27 @@ def test_ctrl_c_sweep(corpus, command):
 # ----------------------------------------------------------------------------- Ctrl-C while starting
 #: Loaded by Python's ``site`` (through PYTHONPATH) into the real console script: sends the
 #: process SIGINT, as a terminal's Ctrl-C does, as soon as the module named in
-#: RELIABILITY_INTERRUPT_IMPORT starts to load, or (RELIABILITY_INTERRUPT_AT_EXIT) in the last
-#: exit handler Python runs as it shuts down.
+#: RELIABILITY_INTERRUPT_IMPORT starts to load, inside a weakref callback (where Python cannot
+#: raise it) when the module named in RELIABILITY_INTERRUPT_IN_CALLBACK starts to load, or
+#: (RELIABILITY_INTERRUPT_AT_EXIT) in the last exit handler Python runs as it shuts down.
 SITECUSTOMIZE = """
-import atexit, os, signal, sys, time
+import atexit, os, signal, sys, time, weakref
 class InterruptImport:
     def find_spec(self, name, path=None, target=None):
         if name == os.environ.get("RELIABILITY_INTERRUPT_IMPORT"):
             sys.meta_path.remove(self)
             os.kill(os.getpid(), signal.SIGINT)
+        if name == os.environ.get("RELIABILITY_INTERRUPT_IN_CALLBACK"):
+            sys.meta_path.remove(self)
+            class Referent:
+                pass
+            def callback(_):
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(10000):  # the handler runs here, inside the callback
+                    pass
+            referent = Referent()
+            ref = weakref.ref(referent, callback)
+            del referent
         return None
 sys.meta_path.insert(0, InterruptImport())
 def interrupt_at_exit():
@@ -141,6 +153,19 @@ def test_ctrl_c_while_loading_modules(corpus, tmp_path, module):
     message = one_error_line(outcome.stderr)
     assert "interrupted" in message and NOTHING_WRITTEN in message, message
     assert outcome.stdout == ""
+    assert state_of(target) == before
+
+
+def test_ctrl_c_that_python_would_swallow_in_a_callback(corpus, tmp_path):
+    """A Ctrl-C that lands in a weakref callback (as in the import system's module-lock
+    cleanup) is not printed as an ignored exception and lost: the command ends as interrupted
+    (status 130, one line saying nothing was written, no traceback, no change)."""
+    target = corpus.target("label", "sigint-in-callback")
+    before = state_of(target)
+    outcome = run_with_sitecustomize(corpus, tmp_path, target, RELIABILITY_INTERRUPT_IN_CALLBACK="prioritiser.store.project")
+    assert outcome.returncode == 130 and "Traceback" not in outcome.stderr and "ignored" not in outcome.stderr, outcome
+    message = one_error_line(outcome.stderr)
+    assert "interrupted" in message and NOTHING_WRITTEN in message, message
     assert state_of(target) == before
 
 
