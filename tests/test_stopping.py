@@ -391,9 +391,9 @@ def test_forecast_counts_the_excludes_the_default_rule_needs():
     history = ScreeningHistory(2000, np.r_[1, 0, np.ones(30), np.zeros(300)], n_prior=2)
     rule = default_rule()
     needed = ranked_to_stop(history)
-    assert needed and not rule.evaluate(_with_excludes(history, needed - 1)).stop
-    assert rule.evaluate(_with_excludes(history, needed)).stop
-    assert ranked_to_stop(_with_excludes(history, needed)) == 0
+    assert needed and not rule.evaluate(_with_excludes(history, needed - 1, None)).stop
+    assert rule.evaluate(_with_excludes(history, needed, None)).stop
+    assert ranked_to_stop(_with_excludes(history, needed, None)) == 0
     # a more lenient target needs fewer
     assert ranked_to_stop(history, BiasedUrnRule(target_recall=0.8)) < needed
     plan = forecast(history)

@@ -21,13 +21,14 @@ from prioritiser.stopping.history import ScreeningHistory
 from prioritiser.stopping.registry import default_rule, samples_needed
 
 
-def _with_excludes(history: ScreeningHistory, count: int) -> ScreeningHistory:
+def _with_excludes(history: ScreeningHistory, count: int, best_first: np.ndarray | None) -> ScreeningHistory:
+    """``history`` after ``count`` more ranked excludes: the first ``count`` of the unscreened
+    scores ``best_first`` (sorted, highest first; None without usable scores)."""
     labels = np.concatenate([history.labels, np.zeros(count, dtype=np.int64)])
     randomly = np.concatenate([history.sampled_randomly, np.zeros(count, dtype=bool)])
     scores = screened = None
-    if history.scores is not None and history.screened_scores is not None:  # the next are the best-scored
-        tail = np.sort(history.scores)[::-1]
-        scores, screened = tail[count:], np.concatenate([history.screened_scores, tail[:count]])
+    if best_first is not None:
+        scores, screened = best_first[count:], np.concatenate([history.screened_scores, best_first[:count]])
     return ScreeningHistory(history.n_total, labels, randomly, scores, history.n_prior, screened)
 
 
@@ -39,13 +40,16 @@ def ranked_to_stop(history: ScreeningHistory, rule=None) -> int | None:
     stops = rule.stops if hasattr(rule, "stops") else (lambda h: rule.evaluate(h).stop)
     if stops(history):
         return 0
+    best_first = None
+    if history.scores is not None and history.screened_scores is not None:  # the next are the best-scored
+        best_first = np.sort(history.scores)[::-1]
     hi = history.n_unscreened - 1  # screening every record ends any rule; keep one back
-    if hi < 1 or not stops(_with_excludes(history, hi)):
+    if hi < 1 or not stops(_with_excludes(history, hi, best_first)):
         return None
     lo = 1
     while lo < hi:
         mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if stops(_with_excludes(history, mid)) else (mid + 1, hi)
+        lo, hi = (lo, mid) if stops(_with_excludes(history, mid, best_first)) else (mid + 1, hi)
     return lo
 
 
