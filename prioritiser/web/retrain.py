@@ -52,7 +52,7 @@ def retrain_and_report(path: str, model: str, question: str) -> dict:
         elif both or question:
             try:
                 ranked = rank_project(project, model=model, batch=1, query=question or None, progress=False,
-                                      write_file=False, explain_front=EXPLAINED_ON_PAGE)
+                                      write_file=False, explain_front=EXPLAINED_ON_PAGE, state=state)
             except UserError as exc:
                 note = str(exc)
         else:
