@@ -220,16 +220,21 @@ def replay(labels: np.ndarray, n_prior: int, rules, seed: int, checkpoints: bool
     return monitor.summary(), monitor.checkpoints
 
 
+def includes_needed(labels: np.ndarray, target: float) -> int:
+    """ceil(target x R): the includes that make recall ``target``."""
+    return math.ceil(target * labels.sum() - 1e-9)
+
+
 def n_at_target(labels: np.ndarray, target: float) -> int:
     """Records screened when ceil(target x R) includes had been found."""
-    return int(np.searchsorted(np.cumsum(labels), math.ceil(target * labels.sum() - 1e-9)) + 1)
+    return int(np.searchsorted(np.cumsum(labels), includes_needed(labels, target)) + 1)
 
 
 def target_evidence(labels: np.ndarray, target: float) -> dict:
     """What the labels alone offer at the target point: the includes needed (ceil(target x R)),
     how many more may be missed once they are found (floor(needed / target - needed)), and the
     run of excludes that follows the last needed include (to the next include or the end)."""
-    needed = math.ceil(target * labels.sum() - 1e-9)
+    needed = includes_needed(labels, target)
     positions = np.flatnonzero(labels)
     after = (positions[needed] if needed < len(positions) else len(labels)) - positions[needed - 1] - 1
     return {"needed": needed, "allowed_missing": int(math.floor(needed / target - needed + 1e-9)),
